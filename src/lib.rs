@@ -1,0 +1,25 @@
+//! # shroud
+//!
+//! Secure computation on private data, for people who train and serve machine-learning
+//! models on data they may not see in the clear.
+//!
+//! This release provides the cryptographic base:
+//! - [`paillier`]: constant-time Paillier (real lambda = lcm(p-1, q-1), CRT decryption,
+//!   key-owner CRT encryption, precomputed randomness, multi-exponentiation dot products);
+//! - [`encoding`]: python-paillier's `EncodedNumber` and a fixed-point codec;
+//! - [`format`]: python-paillier JSON (JWK keys, `{"v", "e"}` ciphertexts) and a compact
+//!   versioned binary format.
+//!
+//! Secret types are neither `Clone` nor printable and zeroize on drop; every function that
+//! branches on data carries a `_vartime` suffix.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod bigint;
+pub mod encoding;
+pub mod error;
+pub mod format;
+pub mod paillier;
+pub mod rng;
+
+pub use error::{Error, Result};

@@ -1,0 +1,250 @@
+//! Homomorphic operations on ciphertexts (all on the public key).
+
+use crypto_bigint::modular::BoxedMontyForm;
+use crypto_bigint::{BoxedUint, Choice, CtLt, CtSelect};
+use num_bigint::{BigInt, Sign};
+use rand_core::CryptoRng;
+
+use super::multiexp::multi_exp;
+use super::plaintext::split_i64;
+use super::{Ciphertext, Nonce, Plaintext, PublicKey};
+use crate::bigint::to_boxed_vartime;
+use crate::error::{Error, Result};
+
+/// A signed exponent: magnitude below 2^bits and a sign.
+struct Signed {
+    mag: BoxedUint,
+    neg: Choice,
+    bits: u32,
+}
+
+impl PublicKey {
+    fn wrap(&self, value: BoxedMontyForm) -> Ciphertext {
+        Ciphertext {
+            value,
+            key: self.inner.id,
+        }
+    }
+
+    fn inverse(&self, c: &Ciphertext) -> Result<BoxedMontyForm> {
+        // Ciphertexts are public; their inverses are too (variable time is fine).
+        Option::from(c.value.invert_vartime()).ok_or(Error::InvalidCiphertext(
+            "ciphertext is not invertible mod n^2",
+        ))
+    }
+
+    /// E(a + b) = a * b mod n^2.
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when either operand is under another key.
+    pub fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.check(a)?;
+        self.check(b)?;
+        Ok(self.wrap(&a.value * &b.value))
+    }
+
+    /// E(a - b) = a * b^-1 mod n^2.
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when either operand is under another key.
+    pub fn sub(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.check(a)?;
+        self.check(b)?;
+        Ok(self.wrap(&a.value * &self.inverse(b)?))
+    }
+
+    /// E(-a) = a^-1 mod n^2.
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when a is under another key.
+    pub fn neg(&self, a: &Ciphertext) -> Result<Ciphertext> {
+        self.check(a)?;
+        Ok(self.wrap(self.inverse(a)?))
+    }
+
+    /// E(a + m) = a * (1 + n)^m = a + n (m a mod n)  (mod n^2), without fresh randomness
+    /// (rerandomize before sending if m must stay hidden from whoever knows a).
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when a is under another key.
+    ///
+    /// # Security
+    /// Constant time in m.
+    pub fn add_plaintext(&self, a: &Ciphertext, m: &Plaintext) -> Result<Ciphertext> {
+        self.check(a)?;
+        let c_mont = a.value.as_montgomery();
+        let x = c_mont.rem(&self.inner.n);
+        let c = self.absorb_plaintext(c_mont, &x, &m.value);
+        Ok(self.wrap(BoxedMontyForm::from_montgomery(c, &self.inner.params_n2)))
+    }
+
+    fn signed_i64(&self, k: i64) -> Signed {
+        let (mag, neg) = split_i64(k);
+        let mut m = BoxedUint::zero_with_precision(64);
+        m.as_mut_words()[0] = mag;
+        Signed {
+            mag: m,
+            neg,
+            bits: 64,
+        }
+    }
+
+    /// A plaintext read as a signed scalar (python-paillier's convention: values at or
+    /// above n - max_int are negative). Constant time.
+    fn signed_plaintext(&self, m: &Plaintext) -> Signed {
+        let n = self.inner.n.as_ref();
+        let threshold =
+            to_boxed_vartime(&(self.n() - self.max_int()), self.inner.prec_n).expect("below n");
+        let neg = m.value.ct_lt(&threshold).not();
+        let negated = n.wrapping_sub(&m.value);
+        Signed {
+            mag: m.value.ct_select(&negated, neg),
+            neg,
+            bits: self.inner.bits,
+        }
+    }
+
+    fn signed_base(&self, c: &Ciphertext, neg: Choice) -> Result<BoxedMontyForm> {
+        let inv = self.inverse(c)?;
+        Ok(c.value.ct_select(&inv, neg))
+    }
+
+    fn pow_signed(&self, c: &Ciphertext, s: &Signed) -> Result<Ciphertext> {
+        self.check(c)?;
+        let base = self.signed_base(c, s.neg)?;
+        Ok(self.wrap(base.pow_bounded_exp(&s.mag, s.bits)))
+    }
+
+    /// E(k a) = a^k mod n^2 for a secret signed 64-bit scalar k (e.g. a model weight).
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when a is under another key.
+    ///
+    /// # Security
+    /// Constant time in k: always 64 squarings and a constant-time choice of a or a^-1.
+    pub fn mul_i64(&self, a: &Ciphertext, k: i64) -> Result<Ciphertext> {
+        self.pow_signed(a, &self.signed_i64(k))
+    }
+
+    /// E(k a) for a secret scalar k in Z_n, read as signed (python-paillier's convention).
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when a is under another key.
+    ///
+    /// # Security
+    /// Constant time in k: the exponent length is always bits(n).
+    pub fn mul_plaintext(&self, a: &Ciphertext, k: &Plaintext) -> Result<Ciphertext> {
+        self.pow_signed(a, &self.signed_plaintext(k))
+    }
+
+    /// E(k a) for a public scalar k of any size (reduced mod n).
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when a is under another key.
+    ///
+    /// # Security
+    /// Variable time: leaks the bit length and sign of k. For public scalars only.
+    pub fn mul_scalar_vartime(&self, a: &Ciphertext, k: &BigInt) -> Result<Ciphertext> {
+        self.check(a)?;
+        let mag = k.magnitude() % self.n();
+        let bits = u32::try_from(mag.bits()).unwrap_or(u32::MAX).max(1);
+        let e = to_boxed_vartime(&mag, crate::bigint::limb_precision(bits)).expect("fits");
+        let base = if k.sign() == Sign::Minus {
+            self.inverse(a)?
+        } else {
+            a.value.clone()
+        };
+        Ok(self.wrap(base.pow_bounded_exp(&e, bits)))
+    }
+
+    /// A fresh-looking ciphertext of the same plaintext: a * r^n mod n^2.
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when a is under another key.
+    ///
+    /// # Security
+    /// Constant time in r.
+    pub fn rerandomize<R: CryptoRng + ?Sized>(
+        &self,
+        a: &Ciphertext,
+        rng: &mut R,
+    ) -> Result<Ciphertext> {
+        self.check(a)?;
+        let rn = self.nth_power(&Nonce::random(self, rng));
+        Ok(self.wrap(&a.value * &rn))
+    }
+
+    /// E(sum_i w_i x_i) = prod_i x_i^(w_i) by one multi-exponentiation (shared squarings),
+    /// about three times faster than separate scalar multiplications for 16 terms.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] for unequal lengths, [`Error::KeyMismatch`] for a foreign
+    /// ciphertext.
+    ///
+    /// # Security
+    /// Constant time in the weights (64-bit windows; constant-time sign handling).
+    pub fn dot_i64(&self, xs: &[Ciphertext], ws: &[i64]) -> Result<Ciphertext> {
+        let signed: Vec<Signed> = ws.iter().map(|w| self.signed_i64(*w)).collect();
+        self.dot_signed(xs, &signed, 64)
+    }
+
+    /// Like [`PublicKey::dot_i64`] with secret weights in Z_n read as signed.
+    ///
+    /// `bound_bits` (public) caps the magnitude of every weight: |w| < 2^bound_bits. Pass
+    /// `None` for bits(n), which is always valid but slower.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`], [`Error::KeyMismatch`], or [`Error::PlaintextOutOfRange`]
+    /// when a weight exceeds the promised bound.
+    ///
+    /// # Security
+    /// Constant time in the weights; the bound check reveals only whether the promise held.
+    pub fn dot_plaintexts(
+        &self,
+        xs: &[Ciphertext],
+        ws: &[Plaintext],
+        bound_bits: Option<u32>,
+    ) -> Result<Ciphertext> {
+        let bound = bound_bits
+            .unwrap_or(self.inner.bits)
+            .min(self.inner.bits)
+            .max(1);
+        let mut signed: Vec<Signed> = ws.iter().map(|w| self.signed_plaintext(w)).collect();
+        if bound < self.inner.bits {
+            let limit = BoxedUint::one_with_precision(self.inner.prec_n).shl(bound);
+            let mut over = Choice::FALSE;
+            for s in &signed {
+                over = over.or(s.mag.ct_lt(&limit).not());
+            }
+            if bool::from(over) {
+                return Err(Error::PlaintextOutOfRange(
+                    "a weight exceeds the promised bound",
+                ));
+            }
+            for s in &mut signed {
+                s.bits = bound;
+            }
+        }
+        self.dot_signed(xs, &signed, bound)
+    }
+
+    fn dot_signed(&self, xs: &[Ciphertext], ws: &[Signed], bound: u32) -> Result<Ciphertext> {
+        if xs.len() != ws.len() {
+            return Err(Error::LengthMismatch(format!(
+                "{} ciphertexts but {} weights",
+                xs.len(),
+                ws.len()
+            )));
+        }
+        let mut bases = Vec::with_capacity(xs.len());
+        for (x, w) in xs.iter().zip(ws) {
+            self.check(x)?;
+            bases.push(self.signed_base(x, w.neg)?);
+        }
+        let mags: Vec<BoxedUint> = ws.iter().map(|w| w.mag.clone()).collect();
+        if bases.is_empty() {
+            return Ok(self.one_ciphertext());
+        }
+        Ok(self.wrap(multi_exp(&bases, &mags, bound, &self.inner.params_n2)))
+    }
+}

@@ -1,0 +1,183 @@
+//! Plaintexts (elements of Z_n) and encryption randomness, both secret.
+
+use crypto_bigint::{BoxedUint, Choice, CtSelect, RandomMod};
+use num_bigint::{BigInt, BigUint, Sign};
+use rand_core::CryptoRng;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::PublicKey;
+use crate::bigint::{to_biguint_vartime, to_boxed_vartime};
+use crate::error::{Error, Result};
+
+/// A Paillier plaintext: an element of Z_n, held at n's precision.
+///
+/// Signed values follow python-paillier: 0..=max_int are non-negative, n - max_int..n are
+/// negative, and the band between is overflow.
+///
+/// # Security
+/// Secret: no `Clone`, no printing `Debug`, zeroized on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct Plaintext {
+    pub(crate) value: BoxedUint,
+}
+
+impl core::fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Plaintext(<redacted>)")
+    }
+}
+
+impl Plaintext {
+    /// m in [0, n).
+    ///
+    /// # Errors
+    /// [`Error::PlaintextOutOfRange`] when m >= n.
+    ///
+    /// # Security
+    /// Variable time in the length of m (num-bigint): for values already public to the
+    /// caller's process. Use [`Plaintext::from_i64`] / [`Plaintext::from_u64`] on secrets.
+    pub fn from_biguint(pk: &PublicKey, m: &BigUint) -> Result<Self> {
+        if m >= pk.n() {
+            return Err(Error::PlaintextOutOfRange("plaintext must be below n"));
+        }
+        let value = to_boxed_vartime(m, pk.inner.prec_n)
+            .ok_or(Error::PlaintextOutOfRange("plaintext must be below n"))?;
+        Ok(Plaintext { value })
+    }
+
+    /// A signed integer with |m| <= max_int, negatives mapped to n - |m|.
+    ///
+    /// # Errors
+    /// [`Error::PlaintextOutOfRange`] when |m| > max_int.
+    ///
+    /// # Security
+    /// Variable time (num-bigint).
+    pub fn from_bigint(pk: &PublicKey, m: &BigInt) -> Result<Self> {
+        let mag = m.magnitude();
+        if mag > pk.max_int() {
+            return Err(Error::PlaintextOutOfRange(
+                "|value| exceeds max_int = n/3 - 1",
+            ));
+        }
+        if m.sign() == Sign::Minus {
+            Self::from_biguint(pk, &(pk.n() - mag))
+        } else {
+            Self::from_biguint(pk, mag)
+        }
+    }
+
+    /// An unsigned 64-bit value. Constant time.
+    pub fn from_u64(pk: &PublicKey, m: u64) -> Self {
+        let mut value = BoxedUint::zero_with_precision(pk.inner.prec_n);
+        value.as_mut_words()[0] = m;
+        Plaintext { value }
+    }
+
+    /// A signed 64-bit value, negatives as n - |m|. Constant time.
+    pub fn from_i64(pk: &PublicKey, m: i64) -> Self {
+        let (mag, neg) = split_i64(m);
+        let mut pos = BoxedUint::zero_with_precision(pk.inner.prec_n);
+        pos.as_mut_words()[0] = mag;
+        // n - |m| (for m = 0 the choice is false, so 0 stays 0).
+        let negv = pk.inner.n.as_ref().wrapping_sub(&pos);
+        Plaintext {
+            value: pos.ct_select(&negv, neg),
+        }
+    }
+
+    /// The raw value in [0, n). Variable time.
+    pub fn to_biguint_vartime(&self) -> BigUint {
+        to_biguint_vartime(&self.value)
+    }
+
+    /// The signed value under python-paillier's convention.
+    ///
+    /// # Errors
+    /// [`Error::EncodingOverflow`] when the value lies in the overflow band.
+    pub fn to_bigint_vartime(&self, pk: &PublicKey) -> Result<BigInt> {
+        signed_from_residue(pk, &self.to_biguint_vartime())
+    }
+
+    /// The signed value as an i64.
+    ///
+    /// # Errors
+    /// [`Error::EncodingOverflow`] in the overflow band or when it does not fit an i64.
+    pub fn to_i64_vartime(&self, pk: &PublicKey) -> Result<i64> {
+        let v = self.to_bigint_vartime(pk)?;
+        i64::try_from(v).map_err(|_| Error::EncodingOverflow("value does not fit in an i64"))
+    }
+}
+
+/// python-paillier's signed decoding of a residue.
+pub(crate) fn signed_from_residue(pk: &PublicKey, m: &BigUint) -> Result<BigInt> {
+    if m >= pk.n() {
+        return Err(Error::PlaintextOutOfRange("residue must be below n"));
+    }
+    if m <= pk.max_int() {
+        Ok(BigInt::from(m.clone()))
+    } else if m >= &(pk.n() - pk.max_int()) {
+        Ok(-BigInt::from(pk.n() - m))
+    } else {
+        Err(Error::EncodingOverflow(
+            "value lies in the overflow band between max_int and n - max_int",
+        ))
+    }
+}
+
+/// |m| and sign of an i64 without branches.
+pub(crate) fn split_i64(m: i64) -> (u64, Choice) {
+    let mask = (m >> 63) as u64;
+    let mag = ((m as u64) ^ mask).wrapping_sub(mask);
+    (mag, Choice::from_u64_lsb(mask & 1))
+}
+
+/// Encryption randomness r, uniform in Z*_n.
+///
+/// # Security
+/// Secret and single-use: whoever learns r decrypts the ciphertext. Zeroized on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct Nonce {
+    pub(crate) value: BoxedUint,
+}
+
+impl core::fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Nonce(<redacted>)")
+    }
+}
+
+impl Nonce {
+    /// Draws r uniformly from Z*_n (rejection sampling; the loop count depends only on
+    /// rejected candidates).
+    pub fn random<R: CryptoRng + ?Sized>(pk: &PublicKey, rng: &mut R) -> Self {
+        loop {
+            let r = BoxedUint::random_mod_vartime(rng, &pk.inner.n);
+            // r = 0 or gcd(r, n) != 1 happens with probability about 2^-(bits/2): it would
+            // reveal a factor of n, so retrying leaks nothing an attacker can use.
+            let g = crypto_bigint::Gcd::gcd(&r, pk.inner.n.as_ref());
+            if bool::from(g.is_one()) {
+                return Nonce { value: r };
+            }
+        }
+    }
+
+    /// Wraps a caller-supplied r (e.g. for the constant-time harness or known-answer tests).
+    ///
+    /// # Errors
+    /// [`Error::PlaintextOutOfRange`] when r = 0 or r >= n.
+    pub fn from_biguint(pk: &PublicKey, r: &BigUint) -> Result<Self> {
+        if r >= pk.n() || r == &BigUint::ZERO {
+            return Err(Error::PlaintextOutOfRange("nonce must lie in [1, n)"));
+        }
+        let value = to_boxed_vartime(r, pk.inner.prec_n)
+            .ok_or(Error::PlaintextOutOfRange("nonce must lie in [1, n)"))?;
+        Ok(Nonce { value })
+    }
+
+    #[doc(hidden)]
+    /// Address and length of the secret limbs, for the valgrind constant-time harness.
+    pub fn secret_regions(&self) -> Vec<(usize, usize)> {
+        let w = self.value.as_words();
+        vec![(w.as_ptr() as usize, core::mem::size_of_val(w))]
+    }
+}

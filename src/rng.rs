@@ -1,0 +1,16 @@
+//! Randomness: the operating system's CSPRNG by default, seeded ChaCha20 for tests.
+
+/// The OS CSPRNG (getrandom). Panics only if the operating system cannot provide
+/// randomness at all, in which case no key could be generated safely anyway.
+pub type OsRng = rand_core::UnwrapErr<getrandom::SysRng>;
+
+/// A handle to the OS CSPRNG.
+pub fn os_rng() -> OsRng {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+/// A reproducible ChaCha20 generator for tests and benchmarks (never for real keys).
+pub fn seeded(seed: u64) -> chacha20::ChaCha20Rng {
+    use rand_core::SeedableRng;
+    chacha20::ChaCha20Rng::seed_from_u64(seed)
+}
