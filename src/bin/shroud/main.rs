@@ -1,1 +1,72 @@
-fn main() {}
+//! The `shroud` command-line tool.
+
+mod bench;
+mod demo;
+mod keys;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Secure computation on private data: Paillier keys, encryption and homomorphic arithmetic
+/// compatible with python-paillier, benchmarks and a worked demo.
+#[derive(Parser)]
+#[command(name = "shroud", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a Paillier private key (pheutil JWK, with its public key under "pub").
+    Keygen(keys::KeygenArgs),
+    /// Print the public key JWK of a private key.
+    Pubkey(keys::PubkeyArgs),
+    /// Encrypt a number: prints {"v": .., "e": ..}. Negative values go after `--`.
+    Encrypt(keys::EncryptArgs),
+    /// Decrypt a {"v", "e"} ciphertext and print the value.
+    Decrypt(keys::DecryptArgs),
+    /// Add two ciphertexts.
+    Add(keys::AddArgs),
+    /// Multiply a ciphertext by a plaintext scalar.
+    Multiply(keys::MultiplyArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: bench::BenchCommand,
+    },
+    /// Run the worked example: encrypted risk scoring between a hospital and a model owner.
+    Demo,
+}
+
+/// A failure to report: one line on stderr, exit code 2.
+pub struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(a) => keys::keygen(a),
+        Command::Pubkey(a) => keys::pubkey(a),
+        Command::Encrypt(a) => keys::encrypt(a),
+        Command::Decrypt(a) => keys::decrypt(a),
+        Command::Add(a) => keys::add(a),
+        Command::Multiply(a) => keys::multiply(a),
+        Command::Bench { what } => bench::run(what),
+        Command::Demo => demo::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg)) => {
+            let line = msg.lines().next().unwrap_or("failed");
+            eprintln!("shroud: error: {line}");
+            ExitCode::from(2)
+        }
+    }
+}

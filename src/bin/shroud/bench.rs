@@ -1,0 +1,171 @@
+//! `shroud bench paillier`: medians of the real operations, one thread.
+
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use rand_core::Rng;
+use serde_json::json;
+use shroud::paillier::{KeygenOptions, Plaintext, RandomnessPool, generate_keypair};
+
+use crate::Failure;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Paillier: key generation, encryption modes, decryption, homomorphic operations.
+    Paillier(PaillierArgs),
+}
+
+#[derive(Args)]
+pub struct PaillierArgs {
+    /// Key sizes, comma separated.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![2048u32, 3072, 4096])]
+    bits: Vec<u32>,
+    /// Key generations per size (median reported); default 11 / 7 / 5 for 2048 / 3072 / 4096.
+    #[arg(long)]
+    keygen_runs: Option<usize>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
+    match cmd {
+        BenchCommand::Paillier(a) => paillier(a),
+    }
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let n = xs.len();
+    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+}
+
+/// Median wall time in ms of `f`, over at least 11 runs and about `budget_s` seconds.
+fn time_ms(budget_s: f64, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    f();
+    let first = t.elapsed().as_secs_f64();
+    let runs = ((budget_s / first.max(1e-7)) as usize).clamp(11, 2001);
+    let samples = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    median(samples)
+}
+
+fn paillier(a: PaillierArgs) -> Result<(), Failure> {
+    let mut rows = Vec::new();
+    let mut rng = shroud::rng::os_rng();
+    for &bits in &a.bits {
+        if !shroud::paillier::SUPPORTED_BITS.contains(&bits) {
+            return Err(Failure(format!("unsupported key size {bits}: use 2048, 3072 or 4096")));
+        }
+        if !a.json {
+            eprintln!("benchmarking {bits}-bit keys ...");
+        }
+        let opts = KeygenOptions { bits, ..Default::default() };
+        let runs = a.keygen_runs.unwrap_or(match bits {
+            2048 => 11,
+            3072 => 7,
+            _ => 5,
+        });
+        let mut kg = Vec::new();
+        let mut sk = None;
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            let k = generate_keypair(opts, &mut rng, &|_| {})?;
+            kg.push(t.elapsed().as_secs_f64() * 1e3);
+            sk = Some(k);
+        }
+        let sk = sk.ok_or_else(|| Failure("no key generated".into()))?;
+        let pk = sk.public_key();
+        let m = Plaintext::from_u64(pk, rng.next_u64());
+        let encrypt_ms = time_ms(1.0, || {
+            std::hint::black_box(pk.encrypt(&m, &mut rng));
+        });
+        let encrypt_owner_ms = time_ms(1.0, || {
+            std::hint::black_box(sk.encrypt(&m, &mut rng));
+        });
+        // Pooled: fill (off-line, all cores) then time only the on-line encryption.
+        let mut pool = RandomnessPool::new(pk);
+        pool.fill(2000, &mut rng);
+        let mut pooled = Vec::new();
+        while pooled.len() < 1999 {
+            let t = Instant::now();
+            let c = pool.encrypt(&m)?;
+            pooled.push(t.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(c);
+        }
+        let encrypt_pooled_ms = median(pooled);
+        let c1 = pk.encrypt(&m, &mut rng);
+        let c2 = pk.encrypt(&m, &mut rng);
+        let decrypt_ms = time_ms(1.0, || {
+            std::hint::black_box(sk.decrypt(&c1).ok());
+        });
+        let add_ms = time_ms(0.5, || {
+            std::hint::black_box(pk.add(&c1, &c2).ok());
+        });
+        let k = rng.next_u64() as i64;
+        let mul_scalar64_ms = time_ms(1.0, || {
+            std::hint::black_box(pk.mul_i64(&c1, k).ok());
+        });
+        let cts: Vec<_> = (0..16).map(|i| pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng)).collect();
+        let ws: Vec<i64> = (0..16).map(|_| rng.next_u64() as i64).collect();
+        let dot16_ms = time_ms(1.0, || {
+            std::hint::black_box(pk.dot_i64(&cts, &ws).ok());
+        });
+        let dot16_separate_ms = time_ms(1.0, || {
+            let mut acc = pk.mul_i64(&cts[0], ws[0]).ok();
+            for (c, w) in cts.iter().zip(&ws).skip(1) {
+                let t = pk.mul_i64(c, *w).ok();
+                acc = acc.and_then(|a| t.and_then(|t| pk.add(&a, &t).ok()));
+            }
+            std::hint::black_box(acc);
+        });
+        rows.push(json!({
+            "bits": bits,
+            "keygen_ms": median(kg),
+            "keygen_runs": runs,
+            "encrypt_ms": encrypt_ms,
+            "encrypt_owner_ms": encrypt_owner_ms,
+            "encrypt_pooled_ms": encrypt_pooled_ms,
+            "decrypt_ms": decrypt_ms,
+            "add_ms": add_ms,
+            "mul_scalar64_ms": mul_scalar64_ms,
+            "dot16_ms": dot16_ms,
+            "dot16_separate_ms": dot16_separate_ms,
+        }));
+    }
+    if a.json {
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    let cols = [
+        ("keygen", "keygen_ms"),
+        ("encrypt", "encrypt_ms"),
+        ("encrypt (owner, CRT)", "encrypt_owner_ms"),
+        ("encrypt (pool, online)", "encrypt_pooled_ms"),
+        ("decrypt (CRT)", "decrypt_ms"),
+        ("add", "add_ms"),
+        ("multiply by 64-bit scalar", "mul_scalar64_ms"),
+        ("dot product, 16 x 64-bit", "dot16_ms"),
+        ("  (16 separate multiplies)", "dot16_separate_ms"),
+    ];
+    print!("{:<28}", "median, ms, one thread");
+    for r in &rows {
+        print!("{:>14}", format!("{} bits", r["bits"]));
+    }
+    println!();
+    for (label, key) in cols {
+        print!("{label:<28}");
+        for r in &rows {
+            let v = r[key].as_f64().unwrap_or(f64::NAN);
+            print!("{:>14}", if v < 0.1 { format!("{v:.4}") } else { format!("{v:.2}") });
+        }
+        println!();
+    }
+    Ok(())
+}
