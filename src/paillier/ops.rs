@@ -236,15 +236,45 @@ impl PublicKey {
                 ws.len()
             )));
         }
-        let mut bases = Vec::with_capacity(xs.len());
-        for (x, w) in xs.iter().zip(ws) {
+        for x in xs {
             self.check(x)?;
-            bases.push(self.signed_base(x, w.neg)?);
         }
-        let mags: Vec<BoxedUint> = ws.iter().map(|w| w.mag.clone()).collect();
-        if bases.is_empty() {
+        if xs.is_empty() {
             return Ok(self.one_ciphertext());
         }
+        // All inverses by Montgomery's trick: one inversion and 3(k-1) multiplications.
+        // The ciphertexts and their inverses are public; only the choice is secret.
+        let values: Vec<BoxedMontyForm> = xs.iter().map(|x| x.value.clone()).collect();
+        let inverses = batch_invert(&values).ok_or(Error::InvalidCiphertext(
+            "ciphertext is not invertible mod n^2",
+        ))?;
+        let bases: Vec<BoxedMontyForm> = values
+            .iter()
+            .zip(&inverses)
+            .zip(ws)
+            .map(|((v, inv), w)| v.ct_select(inv, w.neg))
+            .collect();
+        let mags: Vec<BoxedUint> = ws.iter().map(|w| w.mag.clone()).collect();
         Ok(self.wrap(multi_exp(&bases, &mags, bound, &self.inner.params_n2)))
     }
+}
+
+/// Inverses of every element with one modular inversion (variable time: public values).
+fn batch_invert(xs: &[BoxedMontyForm]) -> Option<Vec<BoxedMontyForm>> {
+    let first = xs.first()?;
+    // prefix[i] = x_0 * .. * x_i
+    let mut prefix = Vec::with_capacity(xs.len());
+    prefix.push(first.clone());
+    for x in &xs[1..] {
+        let next = prefix.last()? * x;
+        prefix.push(next);
+    }
+    let mut inv: BoxedMontyForm = Option::from(prefix.last()?.invert_vartime())?;
+    let mut out = vec![first.clone(); xs.len()];
+    for i in (1..xs.len()).rev() {
+        out[i] = &inv * &prefix[i - 1];
+        inv = &inv * &xs[i];
+    }
+    out[0] = inv;
+    Some(out)
 }

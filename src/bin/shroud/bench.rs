@@ -37,7 +37,11 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     let n = xs.len();
-    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 /// Median wall time in ms of `f`, over at least 11 runs and about `budget_s` seconds.
@@ -61,12 +65,17 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
     let mut rng = shroud::rng::os_rng();
     for &bits in &a.bits {
         if !shroud::paillier::SUPPORTED_BITS.contains(&bits) {
-            return Err(Failure(format!("unsupported key size {bits}: use 2048, 3072 or 4096")));
+            return Err(Failure(format!(
+                "unsupported key size {bits}: use 2048, 3072 or 4096"
+            )));
         }
         if !a.json {
             eprintln!("benchmarking {bits}-bit keys ...");
         }
-        let opts = KeygenOptions { bits, ..Default::default() };
+        let opts = KeygenOptions {
+            bits,
+            ..Default::default()
+        };
         let runs = a.keygen_runs.unwrap_or(match bits {
             2048 => 11,
             3072 => 7,
@@ -112,7 +121,9 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         let mul_scalar64_ms = time_ms(1.0, || {
             std::hint::black_box(pk.mul_i64(&c1, k).ok());
         });
-        let cts: Vec<_> = (0..16).map(|i| pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng)).collect();
+        let cts: Vec<_> = (0..16)
+            .map(|i| pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng))
+            .collect();
         let ws: Vec<i64> = (0..16).map(|_| rng.next_u64() as i64).collect();
         let dot16_ms = time_ms(1.0, || {
             std::hint::black_box(pk.dot_i64(&cts, &ws).ok());
@@ -163,7 +174,14 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         print!("{label:<28}");
         for r in &rows {
             let v = r[key].as_f64().unwrap_or(f64::NAN);
-            print!("{:>14}", if v < 0.1 { format!("{v:.4}") } else { format!("{v:.2}") });
+            print!(
+                "{:>14}",
+                if v < 0.1 {
+                    format!("{v:.4}")
+                } else {
+                    format!("{v:.2}")
+                }
+            );
         }
         println!();
     }

@@ -31,13 +31,19 @@ fn ms(t: Instant) -> String {
 pub fn run() -> Result<(), Failure> {
     let mut rng = shroud::rng::os_rng();
     let scale = FixedScale::new(FRAC_BITS)?;
-    println!("shroud demo: encrypted risk scoring (Paillier, {}-bit key)\n", shroud::paillier::DEFAULT_BITS);
+    println!(
+        "shroud demo: encrypted risk scoring (Paillier, {}-bit key)\n",
+        shroud::paillier::DEFAULT_BITS
+    );
 
     println!("[hospital] generates its Paillier key pair");
     let t = Instant::now();
     let sk = generate_keypair(KeygenOptions::default(), &mut rng, &|_| {})?;
     let pk = sk.public_key();
-    println!("           done                                        {}", ms(t));
+    println!(
+        "           done                                        {}",
+        ms(t)
+    );
 
     println!("[hospital] encrypts the patient's features (fixed point, 2^-24 resolution)");
     let t = Instant::now();
@@ -46,35 +52,66 @@ pub fn run() -> Result<(), Failure> {
         encrypted.push(sk.encrypt(&scale.encode_plaintext(pk, x)?, &mut rng));
         println!("           {name:<32} = {x:>7}");
     }
-    println!("           6 ciphertexts of {} bytes each               {}", pk.ciphertext_bytes(), ms(t));
+    println!(
+        "           6 ciphertexts of {} bytes each               {}",
+        pk.ciphertext_bytes(),
+        ms(t)
+    );
 
     println!("[model owner] computes w.x + b on the ciphertexts; weights stay secret");
     let t = Instant::now();
-    let w: Vec<i64> = WEIGHTS.iter().map(|w| scale.encode_i64(*w)).collect::<Result<_, _>>()?;
+    let w: Vec<i64> = WEIGHTS
+        .iter()
+        .map(|w| scale.encode_i64(*w))
+        .collect::<Result<_, _>>()?;
     let dot = pk.dot_i64(&encrypted, &w)?;
     // The bias carries 2f fractional bits, like each product w_i x_i.
     let bias = Plaintext::from_i64(pk, FixedScale::new(2 * FRAC_BITS)?.encode_i64(BIAS)?);
     let score = pk.add_plaintext(&dot, &bias)?;
     let score = pk.rerandomize(&score, &mut rng)?;
-    println!("           constant-time dot product, bias added, rerandomized {}", ms(t));
+    println!(
+        "           constant-time dot product, bias added, rerandomized {}",
+        ms(t)
+    );
 
     println!("[hospital] decrypts the score");
     let t = Instant::now();
     let got = scale.decode_plaintext(pk, &sk.decrypt(&score)?, 2)?;
-    println!("           done                                        {}", ms(t));
+    println!(
+        "           done                                        {}",
+        ms(t)
+    );
 
-    let plain: f64 = FEATURES.iter().zip(WEIGHTS).map(|((_, x), w)| x * w).sum::<f64>() + BIAS;
+    let plain: f64 = FEATURES
+        .iter()
+        .zip(WEIGHTS)
+        .map(|((_, x), w)| x * w)
+        .sum::<f64>()
+        + BIAS;
     let risk = |s: f64| 1.0 / (1.0 + (-s).exp());
     println!();
     println!("score (decrypted)   {got:>12.6}   risk {:.4}", risk(got));
-    println!("score (plaintext)   {plain:>12.6}   risk {:.4}", risk(plain));
+    println!(
+        "score (plaintext)   {plain:>12.6}   risk {:.4}",
+        risk(plain)
+    );
     // Rounding each x_i and w_i to 2^-(f+1), the bias to 2^-(2f+1): the error bound.
     let half_ulp = 2f64.powi(-(FRAC_BITS as i32) - 1);
-    let bound = FEATURES.iter().zip(WEIGHTS).map(|((_, x), w)| x.abs() + w.abs() + half_ulp).sum::<f64>() * half_ulp
+    let bound = FEATURES
+        .iter()
+        .zip(WEIGHTS)
+        .map(|((_, x), w)| x.abs() + w.abs() + half_ulp)
+        .sum::<f64>()
+        * half_ulp
         + 2f64.powi(-2 * FRAC_BITS as i32 - 1);
-    println!("difference          {:>12.2e}   (fixed-point rounding; bound {bound:.2e})", (got - plain).abs());
+    println!(
+        "difference          {:>12.2e}   (fixed-point rounding; bound {bound:.2e})",
+        (got - plain).abs()
+    );
     if (got - plain).abs() > bound {
-        return Err(Failure(format!("encrypted score {got} differs from plaintext {plain}")));
+        return Err(Failure(format!(
+            "encrypted score {got} differs from plaintext {plain}"
+        )));
     }
     Ok(())
 }

@@ -78,7 +78,10 @@ pub struct MultiplyArgs {
 pub fn read_small(path: &Path) -> Result<String, Failure> {
     let meta = std::fs::metadata(path).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
     if meta.len() > MAX_JSON_BYTES as u64 {
-        return Err(Failure(format!("{}: file is larger than 64 KiB", path.display())));
+        return Err(Failure(format!(
+            "{}: file is larger than 64 KiB",
+            path.display()
+        )));
     }
     std::fs::read_to_string(path).map_err(|e| Failure(format!("{}: {e}", path.display())))
 }
@@ -155,7 +158,10 @@ pub fn keygen(a: KeygenArgs) -> Result<(), Failure> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        format!("shroud {}-bit Paillier key, generated at unix time {secs}", a.bits)
+        format!(
+            "shroud {}-bit Paillier key, generated at unix time {secs}",
+            a.bits
+        )
     });
     let text = format!("{}\n", jwk::secret_key_to_jwk(&sk, &kid));
     match a.out {
@@ -174,9 +180,12 @@ fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| Failure(format!("{}: {e} (refusing to overwrite a key)", path.display())))?;
+    let mut f = opts.open(path).map_err(|e| {
+        Failure(format!(
+            "{}: {e} (refusing to overwrite a key)",
+            path.display()
+        ))
+    })?;
     f.write_all(text.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| Failure(format!("{}: {e}", path.display())))
@@ -184,8 +193,12 @@ fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
 
 pub fn pubkey(a: PubkeyArgs) -> Result<(), Failure> {
     let text = read_small(&a.private)?;
-    let (sk, kid) = jwk::secret_key_from_jwk(&text).map_err(|e| Failure(format!("{}: {e}", a.private.display())))?;
-    print_json(&jwk::public_key_to_jwk(sk.public_key(), kid.as_deref().unwrap_or("")));
+    let (sk, kid) = jwk::secret_key_from_jwk(&text)
+        .map_err(|e| Failure(format!("{}: {e}", a.private.display())))?;
+    print_json(&jwk::public_key_to_jwk(
+        sk.public_key(),
+        kid.as_deref().unwrap_or(""),
+    ));
     Ok(())
 }
 
