@@ -1,0 +1,375 @@
+//! Hostile and malformed input: every case is an error with the right variant, never a panic
+//! and never a silently wrong result.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use num_bigint::{BigInt, BigUint};
+use serde_json::json;
+use shroud::Error;
+use shroud::encoding::EncodedNumber;
+use shroud::format::{binary, jwk, phe_json};
+use shroud::paillier::{EncryptedNumber, Nonce, Plaintext, PublicKey, SecretKey};
+
+fn b64(x: &BigUint) -> String {
+    URL_SAFE_NO_PAD.encode(x.to_bytes_be())
+}
+
+fn invalid_ct(r: Result<impl std::fmt::Debug, Error>) {
+    match r {
+        Err(Error::InvalidCiphertext(_)) => {}
+        other => panic!("expected InvalidCiphertext, got {other:?}"),
+    }
+}
+
+fn malformed<T: std::fmt::Debug>(r: Result<T, Error>) {
+    match r {
+        Err(Error::Malformed(_)) => {}
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+}
+
+fn invalid_key<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+    match r {
+        Err(Error::InvalidKey(m)) => m,
+        other => panic!("expected InvalidKey, got {other:?}"),
+    }
+}
+
+#[test]
+fn ciphertexts_outside_z_star_n2_are_rejected() {
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let (p, _) = sk.primes_vartime();
+    let n2 = pk.n_squared().clone();
+    invalid_ct(pk.ciphertext_from_biguint(&BigUint::from(0u32)));
+    invalid_ct(pk.ciphertext_from_biguint(&n2));
+    invalid_ct(pk.ciphertext_from_biguint(&(&n2 + 1u32)));
+    invalid_ct(pk.ciphertext_from_biguint(&p));
+    invalid_ct(pk.ciphertext_from_biguint(&(p * 7u32)));
+    invalid_ct(pk.ciphertext_from_biguint(pk.n()));
+    // the same through JSON
+    for v in [BigUint::from(0u32), n2.clone(), &n2 * 2u32] {
+        let text = json!({"v": v.to_string(), "e": 0}).to_string();
+        let r = phe_json::from_json_str(pk, &text);
+        assert!(matches!(r, Err(Error::InvalidCiphertext(_))), "{r:?}");
+    }
+    // and through binary
+    let good = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut shroud::rng::seeded(1));
+    let mut bytes = binary::encode_ciphertexts(
+        pk,
+        &[EncryptedNumber {
+            ciphertext: good,
+            exponent: 0,
+        }],
+    )
+    .unwrap();
+    let width = pk.ciphertext_bytes();
+    let start = bytes.len() - width;
+    bytes[start..].fill(0);
+    invalid_ct(binary::decode_ciphertexts(pk, &bytes));
+    bytes[start..].fill(0xff);
+    invalid_ct(binary::decode_ciphertexts(pk, &bytes));
+}
+
+#[test]
+fn ciphertexts_under_another_key_are_a_key_mismatch() {
+    let sk = common::key(2048);
+    let other = common::other_key();
+    let (pk, opk) = (sk.public_key(), other.public_key());
+    let mut rng = shroud::rng::seeded(2);
+    let a = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut rng);
+    let b = opk.encrypt(&Plaintext::from_u64(opk, 2), &mut rng);
+    assert_eq!(pk.add(&a, &b).unwrap_err(), Error::KeyMismatch);
+    assert_eq!(pk.sub(&a, &b).unwrap_err(), Error::KeyMismatch);
+    assert_eq!(pk.neg(&b).unwrap_err(), Error::KeyMismatch);
+    assert_eq!(pk.mul_i64(&b, 3).unwrap_err(), Error::KeyMismatch);
+    assert_eq!(
+        pk.add_plaintext(&b, &Plaintext::from_u64(pk, 3))
+            .unwrap_err(),
+        Error::KeyMismatch
+    );
+    assert_eq!(
+        pk.dot_i64(&[a.clone(), b.clone()], &[1, 2]).unwrap_err(),
+        Error::KeyMismatch
+    );
+    assert_eq!(
+        pk.rerandomize(&b, &mut rng).unwrap_err(),
+        Error::KeyMismatch
+    );
+    assert_eq!(sk.decrypt(&b).unwrap_err(), Error::KeyMismatch);
+    assert_eq!(other.decrypt(&a).unwrap_err(), Error::KeyMismatch);
+    let enc = EncodedNumber::encode_f64(opk, 1.5, None, None).unwrap();
+    assert_eq!(
+        pk.encrypt_encoded(&enc, &mut rng).unwrap_err(),
+        Error::KeyMismatch
+    );
+    let bytes = binary::encode_ciphertexts(
+        opk,
+        &[EncryptedNumber {
+            ciphertext: b,
+            exponent: 0,
+        }],
+    )
+    .unwrap();
+    assert_eq!(
+        binary::decode_ciphertexts(pk, &bytes).unwrap_err(),
+        Error::KeyMismatch
+    );
+    assert_eq!(
+        binary::encode_ciphertexts(
+            pk,
+            &[EncryptedNumber {
+                ciphertext: a.clone(),
+                exponent: 0
+            }]
+        )
+        .map(|_| ()),
+        Ok(())
+    );
+    assert!(matches!(
+        pk.dot_i64(&[a], &[1, 2]),
+        Err(Error::LengthMismatch(_))
+    ));
+}
+
+#[test]
+fn out_of_range_plaintexts_and_encodings_are_errors() {
+    let pk = common::key(2048).public_key();
+    assert!(matches!(
+        Plaintext::from_biguint(pk, pk.n()),
+        Err(Error::PlaintextOutOfRange(_))
+    ));
+    let too_big = BigInt::from(pk.max_int().clone()) + 1;
+    assert!(matches!(
+        Plaintext::from_bigint(pk, &too_big),
+        Err(Error::PlaintextOutOfRange(_))
+    ));
+    assert!(matches!(
+        EncodedNumber::encode_int(pk, &too_big, None),
+        Err(Error::EncodingOverflow(_))
+    ));
+    assert!(matches!(
+        EncodedNumber::encode_int(pk, &-too_big, None),
+        Err(Error::EncodingOverflow(_))
+    ));
+    assert!(EncodedNumber::encode_int(pk, &BigInt::from(pk.max_int().clone()), None).is_ok());
+    assert!(matches!(
+        EncodedNumber::encode_f64(pk, f64::NAN, None, None),
+        Err(Error::NonFinite)
+    ));
+    assert!(matches!(
+        EncodedNumber::encode_f64(pk, f64::NEG_INFINITY, None, None),
+        Err(Error::NonFinite)
+    ));
+    assert!(matches!(
+        EncodedNumber::encode_f64(pk, 1.0, Some(-1.0), None),
+        Err(Error::InvalidExponent(_))
+    ));
+    // a value in the overflow band does not decode
+    let middle = pk.n() / 2u32;
+    let enc = EncodedNumber::from_parts(pk, middle, 0).unwrap();
+    assert!(matches!(enc.decode(), Err(Error::EncodingOverflow(_))));
+    assert!(matches!(
+        EncodedNumber::from_parts(pk, pk.n().clone(), 0),
+        Err(Error::PlaintextOutOfRange(_))
+    ));
+    assert!(matches!(
+        enc.decrease_exponent_to(1),
+        Err(Error::InvalidExponent(_))
+    ));
+    assert!(matches!(
+        Nonce::from_biguint(pk, &BigUint::from(0u32)),
+        Err(Error::PlaintextOutOfRange(_))
+    ));
+    assert!(matches!(
+        Nonce::from_biguint(pk, pk.n()),
+        Err(Error::PlaintextOutOfRange(_))
+    ));
+    // the overflow boundaries of the signed plaintext space
+    let max = pk.max_int().clone();
+    assert!(
+        Plaintext::from_biguint(pk, &max)
+            .unwrap()
+            .to_bigint_vartime(pk)
+            .is_ok()
+    );
+    let over = Plaintext::from_biguint(pk, &(&max + 1u32)).unwrap();
+    assert!(matches!(
+        over.to_bigint_vartime(pk),
+        Err(Error::EncodingOverflow(_))
+    ));
+    let neg_edge = Plaintext::from_biguint(pk, &(pk.n() - &max)).unwrap();
+    assert_eq!(
+        neg_edge.to_bigint_vartime(pk).unwrap(),
+        -BigInt::from(max.clone())
+    );
+    let below = Plaintext::from_biguint(pk, &(pk.n() - &max - 1u32)).unwrap();
+    assert!(matches!(
+        below.to_bigint_vartime(pk),
+        Err(Error::EncodingOverflow(_))
+    ));
+}
+
+#[test]
+fn bad_private_keys_are_rejected() {
+    let sk = common::key(2048);
+    let (p, q) = sk.primes_vartime();
+    assert!(invalid_key(SecretKey::from_primes(&p, &p)).contains("p = q"));
+    // composite "prime" of the right size
+    let composite = &p + 2u32 * 3u32 * 5u32;
+    let m = invalid_key(SecretKey::from_primes(&composite, &q));
+    assert!(m.contains("not prime") || m.contains("gcd"), "{m}");
+    // unequal sizes
+    let small = common::key(1024).primes_vartime().0;
+    assert!(invalid_key(SecretKey::from_primes(&small, &q)).contains("unequal"));
+    // small n (two 256-bit primes)
+    let p256 = BigUint::parse_bytes(
+        b"ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
+        16,
+    )
+    .unwrap();
+    let q256 =
+        BigUint::parse_bytes(b"fffffffffffffffffffffffffffffffeffffffffffffffff", 16).unwrap();
+    let _ = invalid_key(SecretKey::from_primes(&p256, &q256));
+    // p and q too close (Fermat)
+    let mut near = &p + 2u32;
+    while !num_prime_check(&near) {
+        near += 2u32;
+    }
+    assert!(invalid_key(SecretKey::from_primes(&p, &near)).contains("Fermat"));
+    // n != pq in a JWK
+    let mut jk = jwk::secret_key_to_jwk(sk, "k");
+    jk["q"] = json!(b64(&common::other_key().primes_vartime().1));
+    assert!(invalid_key(jwk::secret_key_from_jwk(&jk.to_string())).contains("does not equal"));
+}
+
+fn num_prime_check(x: &BigUint) -> bool {
+    // Fermat base 2 and 3 are enough to find a candidate near p for this test.
+    let two = BigUint::from(2u32);
+    let three = BigUint::from(3u32);
+    let e = x - 1u32;
+    two.modpow(&e, x) == BigUint::from(1u32) && three.modpow(&e, x) == BigUint::from(1u32)
+}
+
+#[test]
+fn bad_public_keys_are_rejected() {
+    invalid_key(PublicKey::from_modulus(&BigUint::from(15u32)));
+    let (p, q) = common::key(2048).primes_vartime();
+    invalid_key(PublicKey::from_modulus(&(&p * &q * 2u32)));
+    invalid_key(PublicKey::from_modulus(&(&p * &p)));
+    invalid_key(PublicKey::from_modulus(&(&p * 3u32 * 5u32)));
+    invalid_key(PublicKey::from_modulus(
+        &(BigUint::from(1u32) << 9000u32 | BigUint::from(1u32)),
+    ));
+}
+
+#[test]
+fn malformed_json_is_rejected() {
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let good_pub = jwk::public_key_to_jwk(pk, "k");
+    let good_priv = jwk::secret_key_to_jwk(sk, "k");
+    for text in [
+        "",
+        "{",
+        "[]",
+        "null",
+        "42",
+        "\"DAJ\"",
+        "{\"kty\": \"RSA\"}",
+        &"x".repeat(70_000),
+    ] {
+        malformed(jwk::public_key_from_jwk(text));
+        malformed(jwk::secret_key_from_jwk(text));
+        malformed(phe_json::from_json_str(pk, text));
+    }
+    let truncated = &good_pub.to_string()[..40];
+    malformed(jwk::public_key_from_jwk(truncated));
+    for (field, value) in [
+        ("kty", json!("EC")),
+        ("alg", json!("RS256")),
+        ("key_ops", json!(["sign"])),
+        ("key_ops", json!("encrypt")),
+        ("n", json!(12345)),
+        ("n", json!("not base64!")),
+        ("n", json!("A".repeat(5000))),
+    ] {
+        let mut v = good_pub.clone();
+        v[field] = value;
+        malformed(jwk::public_key_from_jwk(&v.to_string()));
+    }
+    for field in ["p", "q", "pub", "kty", "key_ops"] {
+        let mut v = good_priv.clone();
+        v.as_object_mut().unwrap().remove(field);
+        malformed(jwk::secret_key_from_jwk(&v.to_string()));
+    }
+    for text in [
+        r#"{"v": 12345, "e": 0}"#,
+        r#"{"v": "12a45", "e": 0}"#,
+        r#"{"v": "-5", "e": 0}"#,
+        r#"{"v": "", "e": 0}"#,
+        r#"{"v": "5"}"#,
+        r#"{"e": 0}"#,
+        r#"{"v": "5", "e": 1.5}"#,
+        r#"{"v": "5", "e": "0"}"#,
+        r#"{"v": "5", "e": 99999999999}"#,
+    ] {
+        malformed(phe_json::from_json_str(pk, text));
+    }
+    let huge = format!(r#"{{"v": "{}", "e": 0}}"#, "9".repeat(6000));
+    malformed(phe_json::from_json_str(pk, &huge));
+}
+
+#[test]
+fn malformed_binary_is_rejected() {
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let mut rng = shroud::rng::seeded(3);
+    let cts: Vec<EncryptedNumber> = (0..3)
+        .map(|i| EncryptedNumber {
+            ciphertext: pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng),
+            exponent: -2,
+        })
+        .collect();
+    let good = binary::encode_ciphertexts(pk, &cts).unwrap();
+    assert_eq!(binary::decode_ciphertexts(pk, &good).unwrap(), cts);
+    let pkb = binary::encode_public_key(pk);
+    assert_eq!(&binary::decode_public_key(&pkb).unwrap(), pk);
+    let skb = binary::encode_secret_key(sk);
+    assert_eq!(binary::decode_secret_key(&skb).unwrap().public_key(), pk);
+    // every truncation and one extra byte
+    for cut in 0..good.len() {
+        assert!(
+            binary::decode_ciphertexts(pk, &good[..cut]).is_err(),
+            "truncated at {cut}"
+        );
+    }
+    for cut in 0..pkb.len() {
+        assert!(binary::decode_public_key(&pkb[..cut]).is_err());
+    }
+    for cut in 0..skb.len() {
+        assert!(binary::decode_secret_key(&skb[..cut]).is_err());
+    }
+    let mut extra = good.clone();
+    extra.push(0);
+    malformed(binary::decode_ciphertexts(pk, &extra));
+    // wrong magic, version, kind; a lying count; an oversized length
+    for (i, b) in [(0usize, b'X'), (4, 2), (5, 1)] {
+        let mut bad = good.clone();
+        bad[i] = b;
+        malformed(binary::decode_ciphertexts(pk, &bad));
+    }
+    let mut lying = good.clone();
+    lying[38..42].copy_from_slice(&u32::MAX.to_be_bytes());
+    malformed(binary::decode_ciphertexts(pk, &lying));
+    let mut bad_exp = good.clone();
+    bad_exp[44..48].copy_from_slice(&i32::MAX.to_be_bytes());
+    malformed(binary::decode_ciphertexts(pk, &bad_exp));
+    let mut long = pkb.clone();
+    long[6..8].copy_from_slice(&u16::MAX.to_be_bytes());
+    malformed(binary::decode_public_key(&long));
+    malformed(binary::decode_public_key(b"garbage garbage garbage"));
+    malformed(binary::decode_secret_key(&[]));
+}
