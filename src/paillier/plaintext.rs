@@ -85,6 +85,18 @@ impl Plaintext {
         }
     }
 
+    #[doc(hidden)]
+    /// Address and length of the secret limbs, for the valgrind constant-time harness.
+    pub fn secret_regions(&self) -> Vec<(usize, usize)> {
+        let w = self.value.as_words();
+        vec![(w.as_ptr() as usize, core::mem::size_of_val(w))]
+    }
+
+    /// Fixed-width big-endian bytes (n's precision). Constant time.
+    pub fn to_bytes_be(&self) -> Vec<u8> {
+        self.value.to_be_bytes().into_vec()
+    }
+
     /// The raw value in [0, n). Variable time.
     pub fn to_biguint_vartime(&self) -> BigUint {
         to_biguint_vartime(&self.value)

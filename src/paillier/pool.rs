@@ -98,6 +98,19 @@ impl RandomnessPool {
         self.items.extend(fresh);
     }
 
+    #[doc(hidden)]
+    /// Address and length of every stored secret, for the valgrind constant-time harness.
+    pub fn secret_regions(&self) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        for it in &self.items {
+            for x in [&it.rn_mont, &it.x] {
+                let w = x.as_words();
+                v.push((w.as_ptr() as usize, core::mem::size_of_val(w)));
+            }
+        }
+        v
+    }
+
     /// Encrypts m with the next precomputed value (removed from the pool).
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 //! The Paillier secret key: CRT decryption and key-owner encryption, in constant time.
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
-use crypto_bigint::{BoxedUint, ConcatenatingMul, NonZero, Odd};
+use crypto_bigint::{BoxedUint, ConcatenatingMul, Odd};
 use num_bigint::BigUint;
 use num_integer::Integer;
 use num_traits::One;
@@ -27,6 +27,10 @@ pub(crate) struct PrimePart {
     pub(crate) p_inv_2k: BoxedUint,
     /// h_p = L_p(g^(p-1) mod p^2)^-1 mod p, in Montgomery form mod p.
     pub(crate) hp: BoxedMontyForm,
+    /// R mod p and R' mod p^2 (the Montgomery radixes) in Montgomery form: reducing a
+    /// wider integer x = hi R + lo is then hi * [R] + lo, with no division by a secret.
+    pub(crate) r_p: BoxedMontyForm,
+    pub(crate) r_pp: BoxedMontyForm,
     /// Montgomery parameters mod p and mod p^2.
     /// crypto-bigint 0.7 gives `BoxedMontyParams` no `Zeroize`: see `SecretKey`'s docs.
     #[zeroize(skip)]
@@ -62,23 +66,16 @@ impl PrimePart {
             pm1,
             p_inv_2k,
             hp,
+            r_p: radix_form(&params_p),
+            r_pp: radix_form(&params_pp),
             params_p,
             params_pp,
         }
     }
 
-    fn pp_nz(&self) -> NonZero<BoxedUint> {
-        NonZero::new(self.pp.clone()).expect("p^2 is non-zero")
-    }
-
-    fn p_nz(&self) -> NonZero<BoxedUint> {
-        NonZero::new(self.p.clone()).expect("p is non-zero")
-    }
-
     /// m_p = L_p(c^(p-1) mod p^2) * h_p mod p. Constant time.
     fn half_decrypt(&self, c: &BoxedUint) -> BoxedUint {
-        let cp = c.rem(&self.pp_nz());
-        let x = BoxedMontyForm::new(cp, &self.params_pp)
+        let x = reduce(c, &self.params_pp, &self.r_pp)
             .pow_bounded_exp(&self.pm1, self.bits)
             .retrieve();
         // x = 1 + L p with L < p: the exact quotient is (x - 1) * p^-1 mod 2^prec.
@@ -94,16 +91,33 @@ impl PrimePart {
     fn half_encrypt(&self, m: &BoxedUint, q_mod_p: &BoxedMontyForm, r: &BoxedUint) -> BoxedUint {
         let wide = self.pp.bits_precision();
         // g^m = 1 + m n = 1 + p (m q mod p)  (mod p^2)
-        let m_p = BoxedMontyForm::new(m.rem(&self.p_nz()), &self.params_p);
+        let m_p = reduce(m, &self.params_p, &self.r_p);
         let a = (m_p * q_mod_p).retrieve();
         let gm = self
             .p
             .concatenating_mul(&a)
             .wrapping_add(&BoxedUint::one_with_precision(wide));
-        let u = resize(&r.rem(&self.p_nz()), wide);
+        // u = r mod p, then lifted to p^2's precision (u < p < p^2).
+        let u = resize(&reduce(r, &self.params_p, &self.r_p).retrieve(), wide);
         let s = BoxedMontyForm::new(u, &self.params_pp).pow_bounded_exp(&self.p, self.bits);
         (BoxedMontyForm::new(gm, &self.params_pp) * s).retrieve()
     }
+}
+
+/// The Montgomery form of R mod m, where R = 2^precision is the Montgomery radix.
+fn radix_form(params: &BoxedMontyParams) -> BoxedMontyForm {
+    BoxedMontyForm::new(BoxedMontyForm::one(params).as_montgomery().clone(), params)
+}
+
+/// x mod m in Montgomery form, for x below R^2, without dividing by the (secret) modulus:
+/// x = hi R + lo, so [x] = [hi] [R] + [lo]. Constant time.
+fn reduce(x: &BoxedUint, params: &BoxedMontyParams, r_form: &BoxedMontyForm) -> BoxedMontyForm {
+    let k = params.bits_precision();
+    let wide = resize(x, 2 * k);
+    let lo = resize(&wide, k);
+    // The shift amount is public.
+    let hi = resize(&wide.wrapping_shr_vartime(k), k);
+    BoxedMontyForm::new(hi, params) * r_form + BoxedMontyForm::new(lo, params)
 }
 
 /// A Paillier secret key: the factors p and q with every constant CRT decryption needs
@@ -239,9 +253,9 @@ impl SecretKey {
         let m_p = self.p.half_decrypt(c);
         let m_q = self.q.half_decrypt(c);
         // m = m_q + q ((m_p - m_q) q^-1 mod p)
-        let mq_mod_p = resize(&m_q, self.q.prec.max(self.p.prec)).rem(&self.p.p_nz());
+        // p and q have equal sizes, so m_q < q < R_p and Montgomery conversion reduces it.
         let diff = BoxedMontyForm::new(m_p, &self.p.params_p)
-            - BoxedMontyForm::new(resize(&mq_mod_p, self.p.prec), &self.p.params_p);
+            - BoxedMontyForm::new(resize(&m_q, self.p.prec), &self.p.params_p);
         let t = (diff * &self.q_inv_p).retrieve();
         let prec_n = self.pk.inner.prec_n;
         let qt = resize(&self.q.p.concatenating_mul(&t), prec_n);
@@ -289,10 +303,10 @@ impl SecretKey {
         let c_p = self.p.half_encrypt(&m.value, &self.q_mod_p, &r.value);
         let c_q = self.q.half_encrypt(&m.value, &self.p_mod_q, &r.value);
         // c = c_q + q^2 ((c_p - c_q) (q^2)^-1 mod p^2)   (mod n^2)
+        // c_q < q^2 < R_{p^2} (equal sizes): Montgomery conversion reduces it mod p^2.
         let wide_p = self.p.pp.bits_precision();
-        let cq_mod_pp = resize(&c_q, wide_p.max(c_q.bits_precision())).rem(&self.p.pp_nz());
         let diff = BoxedMontyForm::new(c_p, &self.p.params_pp)
-            - BoxedMontyForm::new(resize(&cq_mod_pp, wide_p), &self.p.params_pp);
+            - BoxedMontyForm::new(resize(&c_q, wide_p), &self.p.params_pp);
         let t = (diff * &self.qq_inv_pp).retrieve();
         let prec_n2 = self.pk.inner.prec_n2;
         let c =
@@ -318,6 +332,8 @@ impl SecretKey {
                 v.push(reg(x));
             }
             v.push(reg(part.hp.as_montgomery()));
+            v.push(reg(part.r_p.as_montgomery()));
+            v.push(reg(part.r_pp.as_montgomery()));
             v.push(reg(part.params_p.modulus().as_ref()));
             v.push(reg(part.params_pp.modulus().as_ref()));
         }
