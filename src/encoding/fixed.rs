@@ -52,7 +52,7 @@ impl FixedScale {
         }
         let scaled = (x * 2f64.powi(self.frac_bits as i32)).round_ties_even();
         // 2^63 is exactly representable; i64 holds [-2^63, 2^63).
-        if !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&scaled) {
+        if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&scaled) {
             return Err(Error::EncodingOverflow(
                 "value * 2^f does not fit in an i64",
             ));

@@ -61,7 +61,7 @@ pub fn mr_rounds(bits: u32) -> usize {
 /// Baillie-PSW plus FIPS Miller-Rabin rounds with random bases (OS randomness).
 pub(crate) fn is_prime_checked(x: &BigUint) -> bool {
     let bits = u32::try_from(x.bits()).unwrap_or(u32::MAX);
-    if bits < 2 || bits > crate::paillier::MAX_MODULUS_BITS {
+    if !(2..=crate::paillier::MAX_MODULUS_BITS).contains(&bits) {
         return false;
     }
     let Some(b) = to_boxed_vartime(x, limb_precision(bits)) else {

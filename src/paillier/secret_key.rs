@@ -48,7 +48,7 @@ impl PrimePart {
         let pp = p.concatenating_mul(&p);
         let params_p = BoxedMontyParams::new(Odd::new(p.clone()).expect("p is odd"));
         let params_pp = BoxedMontyParams::new(Odd::new(pp.clone()).expect("p^2 is odd"));
-        let pm1 = p.wrapping_sub(&BoxedUint::one_with_precision(prec));
+        let pm1 = p.wrapping_sub(BoxedUint::one_with_precision(prec));
         let (p_inv_2k, _) = p.invert_mod2k(prec);
         // g^(p-1) mod p^2 with g = n + 1 is 1 + (p-1) n mod p^2, so L_p of it is
         // ((p-1) n / p) mod p = (p-1) q mod p. Computed once, at load, with num-bigint.
@@ -79,7 +79,7 @@ impl PrimePart {
             .pow_bounded_exp(&self.pm1, self.bits)
             .retrieve();
         // x = 1 + L p with L < p: the exact quotient is (x - 1) * p^-1 mod 2^prec.
-        let xm1 = x.wrapping_sub(&BoxedUint::one_with_precision(x.bits_precision()));
+        let xm1 = x.wrapping_sub(BoxedUint::one_with_precision(x.bits_precision()));
         let l = resize(&xm1, self.prec).wrapping_mul(&self.p_inv_2k);
         (BoxedMontyForm::new(l, &self.params_p) * &self.hp).retrieve()
     }
@@ -96,7 +96,7 @@ impl PrimePart {
         let gm = self
             .p
             .concatenating_mul(&a)
-            .wrapping_add(&BoxedUint::one_with_precision(wide));
+            .wrapping_add(BoxedUint::one_with_precision(wide));
         // u = r mod p, then lifted to p^2's precision (u < p < p^2).
         let u = resize(&reduce(r, &self.params_p, &self.r_p).retrieve(), wide);
         let s = BoxedMontyForm::new(u, &self.params_pp).pow_bounded_exp(&self.p, self.bits);
@@ -260,7 +260,7 @@ impl SecretKey {
         let prec_n = self.pk.inner.prec_n;
         let qt = resize(&self.q.p.concatenating_mul(&t), prec_n);
         Plaintext {
-            value: qt.wrapping_add(&resize(&m_q, prec_n)),
+            value: qt.wrapping_add(resize(&m_q, prec_n)),
         }
     }
 
@@ -276,7 +276,7 @@ impl SecretKey {
         self.pk.check(c)?;
         let inner = &self.pk.inner;
         let x = c.value.pow_bounded_exp(&self.lambda, inner.bits).retrieve();
-        let xm1 = x.wrapping_sub(&BoxedUint::one_with_precision(inner.prec_n2));
+        let xm1 = x.wrapping_sub(BoxedUint::one_with_precision(inner.prec_n2));
         let l = resize(&xm1, inner.prec_n).wrapping_mul(&self.n_inv_2k);
         let m = (BoxedMontyForm::new(l, &inner.params_n) * &self.mu).retrieve();
         Ok(Plaintext { value: m })
@@ -310,7 +310,7 @@ impl SecretKey {
         let t = (diff * &self.qq_inv_pp).retrieve();
         let prec_n2 = self.pk.inner.prec_n2;
         let c =
-            resize(&self.q.pp.concatenating_mul(&t), prec_n2).wrapping_add(&resize(&c_q, prec_n2));
+            resize(&self.q.pp.concatenating_mul(&t), prec_n2).wrapping_add(resize(&c_q, prec_n2));
         Ciphertext {
             value: BoxedMontyForm::new(c, &self.pk.inner.params_n2),
             key: self.pk.inner.id,
