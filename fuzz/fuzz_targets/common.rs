@@ -1,0 +1,114 @@
+// Shared by the fuzz targets and by tests/fuzz_corpus.rs, which replays the corpus in the
+// normal test suite. Each function must never panic on any input.
+#[allow(dead_code)]
+pub mod fuzz_common {
+    use std::sync::OnceLock;
+
+    use shroud::encoding::{Decoded, EncodedNumber};
+    use shroud::format::{binary, jwk, phe_json};
+    use shroud::paillier::{EncryptedNumber, Plaintext, PublicKey, SecretKey};
+
+    /// python-paillier's 1024-bit test key (fast; interop vector).
+    pub fn key() -> &'static SecretKey {
+        static K: OnceLock<SecretKey> = OnceLock::new();
+        K.get_or_init(|| {
+            let text = include_str!("../../vectors/phe_interop_1024.json");
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            jwk::secret_key_from_jwk(&v["private_key"].to_string()).unwrap().0
+        })
+    }
+
+    fn pk() -> &'static PublicKey {
+        key().public_key()
+    }
+
+    pub fn jwk_public(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            if let Ok((k, kid)) = jwk::public_key_from_jwk(text) {
+                let again = jwk::public_key_to_jwk(&k, kid.as_deref().unwrap_or(""));
+                assert_eq!(jwk::public_key_from_jwk(&again.to_string()).unwrap().0, k);
+            }
+        }
+    }
+
+    pub fn jwk_private(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            if let Ok((k, _)) = jwk::secret_key_from_jwk(text) {
+                let again = jwk::secret_key_to_jwk(&k, "");
+                let back = jwk::secret_key_from_jwk(&again.to_string()).unwrap().0;
+                assert_eq!(back.public_key(), k.public_key());
+            }
+        }
+    }
+
+    pub fn phe_ciphertext(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            if let Ok(c) = phe_json::from_json_str(pk(), text) {
+                let again = phe_json::to_json(&c).to_string();
+                assert_eq!(phe_json::from_json_str(pk(), &again).unwrap(), c);
+                // decrypting a valid ciphertext never fails; decoding may report overflow
+                let m = key().decrypt_encoded(&c).unwrap();
+                let _ = m.decode();
+            }
+        }
+    }
+
+    pub fn binary_keys(data: &[u8]) {
+        if let Ok(k) = binary::decode_public_key(data) {
+            assert_eq!(binary::decode_public_key(&binary::encode_public_key(&k)).unwrap(), k);
+        }
+        if let Ok(k) = binary::decode_secret_key(data) {
+            let back = binary::decode_secret_key(&binary::encode_secret_key(&k)).unwrap();
+            assert_eq!(back.public_key(), k.public_key());
+        }
+    }
+
+    pub fn binary_ciphertexts(data: &[u8]) {
+        if let Ok(cs) = binary::decode_ciphertexts(pk(), data) {
+            let again = binary::encode_ciphertexts(pk(), &cs).unwrap();
+            assert_eq!(binary::decode_ciphertexts(pk(), &again).unwrap(), cs);
+        }
+    }
+
+    /// Structured round trip: the bytes pick an integer, a float and a scalar; encryption,
+    /// the homomorphic operations and the encodings must agree with plain arithmetic.
+    pub fn round_trip(data: &[u8]) {
+        if data.len() < 24 {
+            return;
+        }
+        let a = i64::from_le_bytes(data[0..8].try_into().unwrap()) >> 2;
+        let b = i64::from_le_bytes(data[8..16].try_into().unwrap()) >> 2;
+        let x = f64::from_le_bytes(data[16..24].try_into().unwrap());
+        let sk = key();
+        let pk = pk();
+        let mut rng = shroud::rng::seeded(u64::from(data.len() as u32));
+        let ca = pk.encrypt(&Plaintext::from_i64(pk, a), &mut rng);
+        let cb = sk.encrypt(&Plaintext::from_i64(pk, b), &mut rng);
+        let sum = pk.add(&ca, &cb).unwrap();
+        assert_eq!(sk.decrypt(&sum).unwrap().to_i64_vartime(pk).unwrap(), a + b);
+        let k = b >> 40;
+        let prod = pk.mul_i64(&ca, k).unwrap();
+        let want = i128::from(a) * i128::from(k);
+        let got = sk.decrypt(&prod).unwrap().to_bigint_vartime(pk).unwrap();
+        assert_eq!(got, want.into());
+        match EncodedNumber::encode_f64(pk, x, None, None) {
+            Ok(e) => {
+                let c = pk.encrypt_encoded(&e, &mut rng).unwrap();
+                let d = sk.decrypt_encoded(&c).unwrap().decode().unwrap();
+                match d {
+                    Decoded::Float(f) => assert!(f == x || (f == 0.0 && x == 0.0), "{f} != {x}"),
+                    // Large floats get a non-negative exponent and decode as integers, as in
+                    // python-paillier; the integer must be the float's exact value.
+                    Decoded::Int(i) => {
+                        assert!(e.exponent() >= 0);
+                        assert_eq!(Some(i), <num_bigint::BigInt as num_traits::FromPrimitive>::from_f64(x));
+                    }
+                }
+                let bytes = shroud::format::binary::encode_ciphertexts(pk, std::slice::from_ref(&c)).unwrap();
+                let back: Vec<EncryptedNumber> = shroud::format::binary::decode_ciphertexts(pk, &bytes).unwrap();
+                assert_eq!(back, vec![c]);
+            }
+            Err(e) => assert!(!x.is_finite() || matches!(e, shroud::Error::EncodingOverflow(_)), "{e}"),
+        }
+    }
+}
