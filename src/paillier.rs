@@ -18,6 +18,7 @@
 
 mod batch;
 mod ciphertext;
+mod djn;
 mod encrypted_number;
 mod keygen;
 mod multiexp;
@@ -28,6 +29,7 @@ mod public_key;
 mod secret_key;
 
 pub use ciphertext::Ciphertext;
+pub use djn::{DjnEncryptor, DjnExponent};
 pub use encrypted_number::EncryptedNumber;
 pub use keygen::{
     DEFAULT_BITS, KeygenOptions, KeygenProgress, SUPPORTED_BITS, generate_keypair, mr_rounds,

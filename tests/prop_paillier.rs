@@ -166,3 +166,22 @@ fn pool_runs_dry_with_an_error() {
         shroud::Error::PoolEmpty
     );
 }
+
+proptest! {
+    #![proptest_config(cases())]
+
+    #[test]
+    fn djn_encryption_decrypts(size in 0usize..3, m in any::<i64>(), seed in any::<u64>()) {
+        let sk = common::key(SIZES[size]);
+        let pk = sk.public_key();
+        let mut rng = shroud::rng::seeded(seed);
+        let djn = shroud::paillier::DjnEncryptor::new(pk, &mut rng);
+        prop_assert_eq!(djn.exponent_bits(), SIZES[size] / 2);
+        let c1 = djn.encrypt(&Plaintext::from_i64(pk, m), &mut rng);
+        let c2 = djn.encrypt(&Plaintext::from_i64(pk, m), &mut rng);
+        prop_assert_ne!(&c1, &c2);
+        prop_assert_eq!(signed(pk, &sk.decrypt(&c1).unwrap()), i128::from(m));
+        // a valid element of Z*_{n^2} that survives the trust-boundary check
+        prop_assert!(pk.ciphertext_from_biguint(&c2.to_biguint()).is_ok());
+    }
+}

@@ -3,10 +3,10 @@
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Choice, CtAssign};
 
-const WINDOW: u32 = 4;
-const TABLE: usize = 1 << WINDOW;
+pub(crate) const WINDOW: u32 = 4;
+pub(crate) const TABLE: usize = 1 << WINDOW;
 
-fn nibble(e: &BoxedUint, window: u32) -> u64 {
+pub(crate) fn nibble(e: &BoxedUint, window: u32) -> u64 {
     let pos = window * WINDOW;
     let (limb, shift) = ((pos / 64) as usize, pos % 64);
     // Public position, secret value: indexing by the position leaks nothing.

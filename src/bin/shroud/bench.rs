@@ -5,7 +5,7 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 use rand_core::Rng;
 use serde_json::json;
-use shroud::paillier::{KeygenOptions, Plaintext, RandomnessPool, generate_keypair};
+use shroud::paillier::{DjnEncryptor, KeygenOptions, Plaintext, RandomnessPool, generate_keypair};
 
 use crate::Failure;
 
@@ -109,6 +109,10 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
             std::hint::black_box(c);
         }
         let encrypt_pooled_ms = median(pooled);
+        let djn = DjnEncryptor::new(pk, &mut rng);
+        let encrypt_djn_ms = time_ms(1.0, || {
+            std::hint::black_box(djn.encrypt(&m, &mut rng));
+        });
         let c1 = pk.encrypt(&m, &mut rng);
         let c2 = pk.encrypt(&m, &mut rng);
         let decrypt_ms = time_ms(1.0, || {
@@ -143,6 +147,7 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
             "encrypt_ms": encrypt_ms,
             "encrypt_owner_ms": encrypt_owner_ms,
             "encrypt_pooled_ms": encrypt_pooled_ms,
+            "encrypt_djn_ms": encrypt_djn_ms,
             "decrypt_ms": decrypt_ms,
             "add_ms": add_ms,
             "mul_scalar64_ms": mul_scalar64_ms,
@@ -159,6 +164,7 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         ("encrypt", "encrypt_ms"),
         ("encrypt (owner, CRT)", "encrypt_owner_ms"),
         ("encrypt (pool, online)", "encrypt_pooled_ms"),
+        ("encrypt (DJN short exp.)", "encrypt_djn_ms"),
         ("decrypt (CRT)", "decrypt_ms"),
         ("add", "add_ms"),
         ("multiply by 64-bit scalar", "mul_scalar64_ms"),

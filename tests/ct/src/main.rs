@@ -137,6 +137,18 @@ fn check() {
         let out = pool.encrypt(&m2).unwrap();
         !declassify(out.to_bytes_be()).is_empty()
     });
+    step(
+        "DJN short-exponent encryption, secret m and exponent",
+        || {
+            let djn = shroud::paillier::DjnEncryptor::new(&pk, &mut shroud::rng::seeded(2));
+            let a = djn.random_exponent(&mut shroud::rng::seeded(3));
+            let m2 = Plaintext::from_u64(&pk, 11);
+            secret_regions(&a.secret_regions());
+            secret_regions(&m2.secret_regions());
+            let out = djn.encrypt_with_exponent(&m2, &a);
+            !declassify(out.to_bytes_be()).is_empty()
+        },
+    );
     eprintln!("ct-check: all operations ran with secrets marked undefined");
 }
 
