@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod bigint;
+pub mod dp;
 pub mod encoding;
 pub mod error;
 pub mod format;
