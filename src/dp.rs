@@ -5,6 +5,7 @@
 
 mod error;
 pub mod rdp;
+pub mod sample;
 
 pub use error::DpError;
 

@@ -1,0 +1,207 @@
+//! Exact samplers over integers and rationals (Canonne, Kamath, Steinke 2020, "The
+//! Discrete Gaussian for Differential Privacy"), driven by a CSPRNG: no floating point
+//! touches the randomness.
+//!
+//! Rationals are given as numerator / denominator in u64; intermediate products use u128
+//! and a parameter whose arithmetic would overflow is refused, never approximated.
+//!
+//! ```
+//! use shroud::dp::sample::discrete_gaussian;
+//! let mut rng = shroud::rng::seeded(1);
+//! let x = discrete_gaussian(&mut rng, 100, 1).unwrap(); // sigma^2 = 100
+//! assert!(x.abs() < 200);
+//! ```
+
+use rand_core::CryptoRng;
+
+use super::DpError;
+
+/// Uniform integer in [0, m), m > 0, by rejection (no modulo bias).
+pub fn uniform_below<R: CryptoRng + ?Sized>(rng: &mut R, m: u128) -> u128 {
+    debug_assert!(m > 0);
+    if m <= 1 {
+        return 0;
+    }
+    let bits = 128 - (m - 1).leading_zeros();
+    loop {
+        let raw = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+        let x = if bits == 128 {
+            raw
+        } else {
+            raw & ((1u128 << bits) - 1)
+        };
+        if x < m {
+            return x;
+        }
+    }
+}
+
+fn bad(msg: &str) -> DpError {
+    DpError::InvalidParameter(msg.to_string())
+}
+
+/// Bernoulli(n / d) for 0 <= n <= d, d > 0.
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] unless 0 <= n <= d and d > 0.
+pub fn bernoulli<R: CryptoRng + ?Sized>(rng: &mut R, n: u128, d: u128) -> Result<bool, DpError> {
+    if d == 0 || n > d {
+        return Err(bad("Bernoulli needs 0 <= n <= d, d > 0"));
+    }
+    Ok(uniform_below(rng, d) < n)
+}
+
+/// Bernoulli(exp(-n / d)) for n >= 0, d > 0 (CKS20 algorithm 1).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for d = 0 or arithmetic that would overflow.
+pub fn bernoulli_exp<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    n: u128,
+    d: u128,
+) -> Result<bool, DpError> {
+    if d == 0 {
+        return Err(bad("Bernoulli(exp(-n/d)) needs d > 0"));
+    }
+    // exp(-x) = exp(-1)^floor(x) * exp(-(x - floor(x)))
+    let whole = n / d;
+    for _ in 0..whole {
+        if !bernoulli_exp_unit(rng, 1, 1)? {
+            return Ok(false);
+        }
+    }
+    bernoulli_exp_unit(rng, n % d, d)
+}
+
+/// Bernoulli(exp(-n/d)) for 0 <= n/d <= 1.
+fn bernoulli_exp_unit<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    n: u128,
+    d: u128,
+) -> Result<bool, DpError> {
+    let mut k: u128 = 1;
+    loop {
+        let dk = d
+            .checked_mul(k)
+            .ok_or_else(|| bad("Bernoulli(exp) overflow"))?;
+        if !bernoulli(rng, n, dk)? {
+            return Ok(k % 2 == 1);
+        }
+        k += 1;
+    }
+}
+
+/// Geometric: the number of successes of Bernoulli(exp(-n/d)) before the first failure,
+/// P(k) = (1 - e^-x) e^(-x k) with x = n/d > 0.
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for n = 0 or d = 0.
+pub fn geometric_exp<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    n: u128,
+    d: u128,
+) -> Result<u128, DpError> {
+    if n == 0 || d == 0 {
+        return Err(bad("geometric needs n/d > 0"));
+    }
+    let mut k = 0u128;
+    while bernoulli_exp(rng, n, d)? {
+        k += 1;
+    }
+    Ok(k)
+}
+
+/// Discrete Laplace with scale b = num/den: P(y) proportional to exp(-|y| / b), for
+/// num, den > 0 (CKS20 algorithm 2 with t = num, s = den).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for num = 0 or den = 0.
+pub fn discrete_laplace<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    num: u64,
+    den: u64,
+) -> Result<i128, DpError> {
+    if num == 0 || den == 0 {
+        return Err(bad("discrete Laplace needs a positive scale num/den"));
+    }
+    let (t, s) = (u128::from(num), u128::from(den));
+    loop {
+        let u = uniform_below(rng, t);
+        if !bernoulli_exp(rng, u, t)? {
+            continue;
+        }
+        let mut v = 0u128;
+        while bernoulli_exp(rng, 1, 1)? {
+            v += 1;
+        }
+        // X = U + t V is geometric: P(X = x) proportional to exp(-x / t).
+        let x = t
+            .checked_mul(v)
+            .and_then(|tv| tv.checked_add(u))
+            .ok_or_else(|| bad("discrete Laplace overflow"))?;
+        let y = x / s;
+        let b = bernoulli(rng, 1, 2)?;
+        if b && y == 0 {
+            continue;
+        }
+        let y = i128::try_from(y).map_err(|_| bad("discrete Laplace overflow"))?;
+        return Ok(if b { -y } else { y });
+    }
+}
+
+/// Discrete Gaussian N_Z(0, sigma^2) with sigma^2 = n / d (CKS20 algorithm 3).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for n = 0, d = 0 or parameters whose exact arithmetic
+/// exceeds 128 bits (sigma^2 up to about 2^40 is supported).
+pub fn discrete_gaussian<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    n: u64,
+    d: u64,
+) -> Result<i128, DpError> {
+    if n == 0 || d == 0 {
+        return Err(bad("discrete Gaussian needs sigma^2 = n/d > 0"));
+    }
+    // t = floor(sigma) + 1
+    let sigma2 = u128::from(n) / u128::from(d);
+    let t = isqrt(sigma2) + 1;
+    let t64 = u64::try_from(t).map_err(|_| bad("sigma too large"))?;
+    let (n, d) = (u128::from(n), u128::from(d));
+    loop {
+        let y = discrete_laplace(rng, t64, 1)?;
+        let ay = y.unsigned_abs();
+        // accept with probability exp(-(|y| - sigma^2/t)^2 / (2 sigma^2))
+        //   = exp(-(|y| t d - n)^2 / (2 n d t^2))
+        let a = ay
+            .checked_mul(t)
+            .and_then(|v| v.checked_mul(d))
+            .ok_or_else(|| bad("discrete Gaussian overflow"))?;
+        let diff = a.abs_diff(n);
+        let num = diff
+            .checked_mul(diff)
+            .ok_or_else(|| bad("discrete Gaussian overflow"))?;
+        let den = n
+            .checked_mul(d)
+            .and_then(|v| v.checked_mul(t))
+            .and_then(|v| v.checked_mul(t))
+            .and_then(|v| v.checked_mul(2))
+            .ok_or_else(|| bad("discrete Gaussian overflow"))?;
+        if bernoulli_exp(rng, num, den)? {
+            return Ok(y);
+        }
+    }
+}
+
+fn isqrt(x: u128) -> u128 {
+    if x < 2 {
+        return x;
+    }
+    let mut r = (x as f64).sqrt() as u128;
+    while r * r > x {
+        r -= 1;
+    }
+    while (r + 1) * (r + 1) <= x {
+        r += 1;
+    }
+    r
+}
