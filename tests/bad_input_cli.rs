@@ -153,3 +153,118 @@ fn bad_input_exits_2_with_one_line() {
     assert_eq!(shroud(&["no-such-command"]).status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn dp_accounting_commands() {
+    let out = stdout(&shroud(&[
+        "dp",
+        "epsilon",
+        "--sampling-rate",
+        "0.01",
+        "--noise-multiplier",
+        "4",
+        "--steps",
+        "10000",
+        "--delta",
+        "1e-5",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["accountant"], "rdp");
+    assert_eq!(v["delta"], 1e-5);
+    assert!((v["epsilon"].as_f64().unwrap() - 1.0354900660362436).abs() < 1e-9);
+    let sigma: f64 = stdout(&shroud(&[
+        "dp",
+        "calibrate",
+        "--target-epsilon",
+        "1",
+        "--delta",
+        "1e-5",
+        "--sampling-rate",
+        "0.01",
+        "--steps",
+        "10000",
+    ]))
+    .trim()
+    .parse()
+    .unwrap();
+    assert!(sigma > 4.0 && sigma < 4.3, "{sigma}");
+    for args in [
+        vec![
+            "dp",
+            "epsilon",
+            "--sampling-rate",
+            "1.5",
+            "--noise-multiplier",
+            "1",
+            "--steps",
+            "1",
+            "--delta",
+            "1e-5",
+        ],
+        vec![
+            "dp",
+            "epsilon",
+            "--sampling-rate",
+            "0.1",
+            "--noise-multiplier",
+            "0",
+            "--steps",
+            "1",
+            "--delta",
+            "1e-5",
+        ],
+        vec![
+            "dp",
+            "epsilon",
+            "--sampling-rate",
+            "0.1",
+            "--noise-multiplier",
+            "1",
+            "--steps",
+            "1",
+            "--delta",
+            "0",
+        ],
+        vec![
+            "dp",
+            "epsilon",
+            "--sampling-rate",
+            "NaN",
+            "--noise-multiplier",
+            "1",
+            "--steps",
+            "1",
+            "--delta",
+            "1e-5",
+        ],
+        vec![
+            "dp",
+            "calibrate",
+            "--target-epsilon",
+            "-1",
+            "--delta",
+            "1e-5",
+            "--sampling-rate",
+            "0.1",
+            "--steps",
+            "1",
+        ],
+        vec![
+            "dp",
+            "epsilon",
+            "--sampling-rate",
+            "0.1",
+            "--noise-multiplier",
+            "1",
+            "--steps",
+            "1",
+            "--delta",
+            "1e-5",
+            "--accountant",
+            "pld",
+        ],
+    ] {
+        fails_cleanly(&shroud(&args), &args.join(" "));
+    }
+}

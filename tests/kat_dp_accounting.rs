@@ -45,3 +45,40 @@ fn rdp_epsilons_match_dp_accounting() {
         );
     }
 }
+
+#[test]
+fn calibration_never_exceeds_the_target() {
+    use shroud::dp::rdp::{calibrate_noise_multiplier, dpsgd_epsilon};
+    let q = SamplingRate::new(0.01).unwrap();
+    let delta = Delta::new(1e-5).unwrap();
+    for target in [0.5, 1.0354900660362436, 2.0, 8.0] {
+        let (sigma, eps) = calibrate_noise_multiplier(q, 10_000, delta, target).unwrap();
+        assert!(eps <= target, "eps {eps} > target {target}");
+        let (again, _) = dpsgd_epsilon(q, sigma, 10_000, delta).unwrap();
+        assert_eq!(again, eps);
+        // smallest: 1e-5 less noise exceeds the target
+        let less = NoiseMultiplier::new(sigma.get() * (1.0 - 1e-5)).unwrap();
+        assert!(dpsgd_epsilon(q, less, 10_000, delta).unwrap().0 > target);
+    }
+    // Abadi et al.: sigma = 4 gives 1.0355, so calibrating to that epsilon gives about 4.
+    let (sigma, _) = calibrate_noise_multiplier(q, 10_000, delta, 1.0354900660362436).unwrap();
+    assert!((sigma.get() - 4.0).abs() < 1e-4, "{}", sigma.get());
+    assert!(calibrate_noise_multiplier(q, 10, delta, -1.0).is_err());
+    assert!(calibrate_noise_multiplier(q, 10, delta, f64::NAN).is_err());
+}
+
+#[test]
+fn invalid_parameters_are_refused() {
+    for q in [-0.1, 1.1, f64::NAN] {
+        assert!(SamplingRate::new(q).is_err());
+    }
+    for s in [0.0, -1.0, f64::INFINITY] {
+        assert!(NoiseMultiplier::new(s).is_err());
+    }
+    for d in [0.0, 1.0, -1e-5, f64::NAN] {
+        assert!(Delta::new(d).is_err());
+    }
+    assert!(RdpAccountant::with_orders(vec![]).is_err());
+    assert!(RdpAccountant::with_orders(vec![0.5]).is_err());
+    let _ = default_orders();
+}

@@ -234,3 +234,70 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> f64 {
     }
     f64::INFINITY
 }
+
+/// Epsilon of `steps` Poisson-subsampled Gaussian steps, and the optimal order.
+///
+/// # Errors
+/// [`DpError::Unbounded`] when no order gives a finite epsilon.
+pub fn dpsgd_epsilon(
+    q: SamplingRate,
+    sigma: NoiseMultiplier,
+    steps: u64,
+    delta: Delta,
+) -> Result<(f64, f64), DpError> {
+    let mut acc = RdpAccountant::new();
+    acc.compose_poisson_subsampled_gaussian(q, sigma, steps);
+    acc.epsilon(delta)
+}
+
+/// The smallest noise multiplier (to a relative tolerance of 1e-6) whose RDP epsilon does
+/// not exceed `target`. Bisection keeps an upper end that always meets the target, and that
+/// end is returned with its epsilon, so the result is never above the target (unlike
+/// Opacus issue #346).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for a non-positive target; [`DpError::Unbounded`] when even
+/// a noise multiplier of 10^6 does not reach the target.
+pub fn calibrate_noise_multiplier(
+    q: SamplingRate,
+    steps: u64,
+    delta: Delta,
+    target: f64,
+) -> Result<(NoiseMultiplier, f64), DpError> {
+    if !(target.is_finite() && target > 0.0) {
+        return Err(DpError::InvalidParameter(format!(
+            "target epsilon must be positive, got {target}"
+        )));
+    }
+    let eps = |s: f64| -> f64 {
+        NoiseMultiplier::new(s)
+            .ok()
+            .and_then(|sig| dpsgd_epsilon(q, sig, steps, delta).ok())
+            .map_or(f64::INFINITY, |(e, _)| e)
+    };
+    let mut hi = 1.0;
+    while eps(hi) > target {
+        hi *= 2.0;
+        if hi > 1e6 {
+            return Err(DpError::Unbounded(format!(
+                "no noise multiplier up to 1e6 reaches epsilon {target}"
+            )));
+        }
+    }
+    let mut lo = hi / 2.0;
+    while lo > 1e-3 && eps(lo) <= target {
+        hi = lo;
+        lo /= 2.0;
+    }
+    while (hi - lo) / hi > 1e-6 {
+        let mid = 0.5 * (lo + hi);
+        if eps(mid) <= target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let e = eps(hi);
+    debug_assert!(e <= target);
+    Ok((NoiseMultiplier::new(hi)?, e))
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod dp;
 mod keys;
 
 use std::process::ExitCode;
@@ -36,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
+    /// Differential privacy: accounting (RDP) for DP-SGD.
+    Dp {
+        #[command(subcommand)]
+        what: dp::DpCommand,
+    },
     /// Run the worked example: encrypted risk scoring between a hospital and a model owner.
     Demo,
 }
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         Command::Add(a) => keys::add(a),
         Command::Multiply(a) => keys::multiply(a),
         Command::Bench { what } => bench::run(what),
+        Command::Dp { what } => dp::run(what),
         Command::Demo => demo::run(),
     };
     match result {
