@@ -25,13 +25,13 @@ pub enum Accountant {
 
 #[derive(Args)]
 pub struct EpsilonArgs {
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     sampling_rate: f64,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     noise_multiplier: f64,
     #[arg(long)]
     steps: u64,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     delta: f64,
     #[arg(long, value_enum, default_value = "rdp")]
     accountant: Accountant,
@@ -42,11 +42,11 @@ pub struct EpsilonArgs {
 
 #[derive(Args)]
 pub struct CalibrateArgs {
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     target_epsilon: f64,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     delta: f64,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     sampling_rate: f64,
     #[arg(long)]
     steps: u64,
