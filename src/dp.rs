@@ -3,6 +3,7 @@
 //! Work in progress toward the full layer (exact samplers, mechanisms, PLD accounting,
 //! budgets). What is here is complete and tested against Google's dp_accounting.
 
+pub mod budget;
 mod error;
 pub mod rdp;
 pub mod sample;

@@ -13,6 +13,51 @@ pub enum DpCommand {
     Epsilon(EpsilonArgs),
     /// The smallest noise multiplier that meets a target epsilon.
     Calibrate(CalibrateArgs),
+    /// Privacy budgets in a persistent ledger (per data set and principal).
+    Budget(BudgetArgs),
+}
+
+#[derive(Args)]
+pub struct BudgetArgs {
+    /// The ledger file.
+    #[arg(long)]
+    ledger: std::path::PathBuf,
+    #[command(subcommand)]
+    action: BudgetAction,
+}
+
+#[derive(Subcommand)]
+pub enum BudgetAction {
+    /// Create a new, empty ledger (refuses to overwrite one).
+    Create,
+    /// Add an account with an (epsilon, delta) budget.
+    Add {
+        #[arg(long)]
+        dataset: String,
+        #[arg(long)]
+        principal: String,
+        #[arg(long, allow_negative_numbers = true)]
+        epsilon: f64,
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        delta: f64,
+    },
+    /// Spend from an account; refused (exit 2, nothing spent) if it would exceed the budget.
+    Spend {
+        #[arg(long)]
+        dataset: String,
+        #[arg(long)]
+        principal: String,
+        #[arg(long, allow_negative_numbers = true)]
+        epsilon: f64,
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        delta: f64,
+    },
+    /// Print every account.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -68,6 +113,7 @@ fn rdp_only(a: Accountant) -> Result<(), Failure> {
 
 pub fn run(cmd: DpCommand) -> Result<(), Failure> {
     match cmd {
+        DpCommand::Budget(a) => budget(a)?,
         DpCommand::Epsilon(a) => {
             rdp_only(a.accountant)?;
             let (eps, order) = dpsgd_epsilon(
@@ -103,6 +149,68 @@ pub fn run(cmd: DpCommand) -> Result<(), Failure> {
                 );
             } else {
                 println!("{}", sigma.get());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn budget(a: BudgetArgs) -> Result<(), Failure> {
+    use shroud::dp::budget::Ledger;
+    match a.action {
+        BudgetAction::Create => {
+            Ledger::create(&a.ledger)?;
+            println!("created {}", a.ledger.display());
+        }
+        BudgetAction::Add {
+            dataset,
+            principal,
+            epsilon,
+            delta,
+        } => {
+            Ledger::open(&a.ledger)?.add_account(&dataset, &principal, epsilon, delta)?;
+        }
+        BudgetAction::Spend {
+            dataset,
+            principal,
+            epsilon,
+            delta,
+        } => {
+            let l = Ledger::open(&a.ledger)?;
+            l.spend(&dataset, &principal, epsilon, delta)?;
+            let (e, d) = l.remaining(&dataset, &principal)?;
+            println!("spent; remaining epsilon {e}, delta {d}");
+        }
+        BudgetAction::Show { json } => {
+            let l = Ledger::open(&a.ledger)?;
+            let rows = l.accounts();
+            if json {
+                let v: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|a| {
+                        json!({"dataset": a.dataset, "principal": a.principal,
+                               "budget": {"epsilon": a.budget.0, "delta": a.budget.1},
+                               "spent": {"epsilon": a.spent.0, "delta": a.spent.1},
+                               "remaining": {"epsilon": a.budget.0 - a.spent.0, "delta": a.budget.1 - a.spent.1}})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                println!(
+                    "{:<20}{:<20}{:>14}{:>14}{:>14}{:>14}",
+                    "data set",
+                    "principal",
+                    "eps budget",
+                    "eps spent",
+                    "delta budget",
+                    "delta spent"
+                );
+                for a in rows {
+                    println!(
+                        "{:<20}{:<20}{:>14}{:>14}{:>14e}{:>14e}",
+                        a.dataset, a.principal, a.budget.0, a.spent.0, a.budget.1, a.spent.1
+                    );
+                }
             }
         }
     }

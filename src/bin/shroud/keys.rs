@@ -137,7 +137,7 @@ pub fn keygen(a: KeygenArgs) -> Result<(), Failure> {
             KeygenProgress::PrimeFound => primes.set(primes.get() + 1),
             KeygenProgress::Retry => primes.set(0),
         }
-        if tty && (tested.get() % 16 == 0 || ev != KeygenProgress::Candidate) {
+        if tty && (tested.get().is_multiple_of(16) || ev != KeygenProgress::Candidate) {
             eprint!(
                 "\rgenerating a {}-bit key{}: {} candidates tested, {}/2 primes found, {:.1} s",
                 a.bits,
