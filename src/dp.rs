@@ -5,6 +5,7 @@
 
 pub mod budget;
 mod error;
+pub mod pld;
 pub mod rdp;
 pub mod sample;
 

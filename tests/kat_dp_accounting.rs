@@ -82,3 +82,29 @@ fn invalid_parameters_are_refused() {
     assert!(RdpAccountant::with_orders(vec![0.5]).is_err());
     let _ = default_orders();
 }
+
+#[test]
+fn pld_epsilons_match_dp_accounting() {
+    use shroud::dp::pld::PldAccountant;
+    let v = vectors();
+    for c in v["cases"].as_array().unwrap() {
+        let mut acc = PldAccountant::new();
+        acc.compose_poisson_subsampled_gaussian(
+            SamplingRate::new(c["sampling_rate"].as_f64().unwrap()).unwrap(),
+            NoiseMultiplier::new(c["noise_multiplier"].as_f64().unwrap()).unwrap(),
+            c["steps"].as_u64().unwrap(),
+        )
+        .unwrap();
+        let eps = acc
+            .epsilon(Delta::new(c["delta"].as_f64().unwrap()).unwrap())
+            .unwrap();
+        let want = c["epsilon_pld"].as_f64().unwrap();
+        let rel = (eps - want) / want;
+        eprintln!("{}: {eps} vs dp_accounting {want} (rel {rel:e})", c["name"]);
+        assert!(
+            rel.abs() < 1e-3,
+            "{}: {eps} vs dp_accounting {want} (rel {rel:e})",
+            c["name"]
+        );
+    }
+}
