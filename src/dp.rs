@@ -4,6 +4,7 @@
 //! budgets). What is here is complete and tested against Google's dp_accounting.
 
 pub mod budget;
+pub mod calibrate;
 mod error;
 pub mod pld;
 pub mod rdp;

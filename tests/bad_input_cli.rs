@@ -148,9 +148,11 @@ fn bad_input_exits_2_with_one_line() {
     let out = shroud(&["decrypt", &other_priv, &ct]);
     assert!(out.status.code() == Some(2) || out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
-    // usage errors are clap's: exit 2 too
-    assert_eq!(shroud(&["encrypt"]).status.code(), Some(2));
-    assert_eq!(shroud(&["no-such-command"]).status.code(), Some(2));
+    // usage errors: exit 2 and one line too
+    fails_cleanly(&shroud(&["encrypt"]), "missing arguments");
+    fails_cleanly(&shroud(&["no-such-command"]), "unknown command");
+    fails_cleanly(&shroud(&["keygen", "--bits", "many"]), "unparsable number");
+    assert!(shroud(&["--help"]).status.success());
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -189,6 +191,24 @@ fn dp_accounting_commands() {
     .parse()
     .unwrap();
     assert!(sigma > 4.0 && sigma < 4.3, "{sigma}");
+    let out = stdout(&shroud(&[
+        "dp",
+        "epsilon",
+        "--sampling-rate",
+        "0.01",
+        "--noise-multiplier",
+        "4",
+        "--steps",
+        "10000",
+        "--delta",
+        "1e-5",
+        "--accountant",
+        "pld",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["accountant"], "pld");
+    assert!((v["epsilon"].as_f64().unwrap() - 0.9469993068930963).abs() < 1e-6);
     for args in [
         vec![
             "dp",
@@ -262,7 +282,7 @@ fn dp_accounting_commands() {
             "--delta",
             "1e-5",
             "--accountant",
-            "pld",
+            "prv",
         ],
     ] {
         fails_cleanly(&shroud(&args), &args.join(" "));

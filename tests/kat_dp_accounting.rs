@@ -48,7 +48,11 @@ fn rdp_epsilons_match_dp_accounting() {
 
 #[test]
 fn calibration_never_exceeds_the_target() {
-    use shroud::dp::rdp::{calibrate_noise_multiplier, dpsgd_epsilon};
+    use shroud::dp::calibrate::{Accountant, calibrate_noise_multiplier, dpsgd_epsilon};
+    let calibrate_noise_multiplier =
+        |q, t, d, e| calibrate_noise_multiplier(Accountant::Rdp, q, t, d, e);
+    let dpsgd_epsilon =
+        |q, s, t, d| dpsgd_epsilon(Accountant::Rdp, q, s, t, d).map(|(e, _)| (e, ()));
     let q = SamplingRate::new(0.01).unwrap();
     let delta = Delta::new(1e-5).unwrap();
     for target in [0.5, 1.0354900660362436, 2.0, 8.0] {
@@ -107,4 +111,19 @@ fn pld_epsilons_match_dp_accounting() {
             c["name"]
         );
     }
+}
+
+#[test]
+fn pld_calibration_never_exceeds_the_target() {
+    use shroud::dp::calibrate::{Accountant, calibrate_noise_multiplier, dpsgd_epsilon};
+    let q = SamplingRate::new(0.01).unwrap();
+    let delta = Delta::new(1e-5).unwrap();
+    let target = 0.9469993068930963; // dp_accounting's PLD epsilon for sigma = 4
+    let (sigma, eps) =
+        calibrate_noise_multiplier(Accountant::Pld, q, 10_000, delta, target).unwrap();
+    assert!(eps <= target);
+    assert!((sigma.get() - 4.0).abs() < 2e-3, "{}", sigma.get());
+    let (again, order) = dpsgd_epsilon(Accountant::Pld, q, sigma, 10_000, delta).unwrap();
+    assert_eq!(again, eps);
+    assert!(order.is_none());
 }

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
-use shroud::dp::rdp::{calibrate_noise_multiplier, dpsgd_epsilon};
+use shroud::dp::calibrate::{self, calibrate_noise_multiplier, dpsgd_epsilon};
 use shroud::dp::{Delta, NoiseMultiplier, SamplingRate};
 
 use crate::Failure;
@@ -64,8 +64,17 @@ pub enum BudgetAction {
 pub enum Accountant {
     /// Renyi DP (dp_accounting's orders, Balle et al. 2020 conversion).
     Rdp,
-    /// Privacy loss distributions (not in this release).
+    /// Privacy loss distributions (tighter; connect-the-dots discretization).
     Pld,
+}
+
+impl Accountant {
+    fn lib(self) -> calibrate::Accountant {
+        match self {
+            Accountant::Rdp => calibrate::Accountant::Rdp,
+            Accountant::Pld => calibrate::Accountant::Pld,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -102,41 +111,37 @@ pub struct CalibrateArgs {
     json: bool,
 }
 
-fn rdp_only(a: Accountant) -> Result<(), Failure> {
-    match a {
-        Accountant::Rdp => Ok(()),
-        Accountant::Pld => Err(Failure(
-            "the PLD accountant is not available in this release; use --accountant rdp".into(),
-        )),
-    }
-}
-
 pub fn run(cmd: DpCommand) -> Result<(), Failure> {
     match cmd {
         DpCommand::Budget(a) => budget(a)?,
         DpCommand::Epsilon(a) => {
-            rdp_only(a.accountant)?;
             let (eps, order) = dpsgd_epsilon(
+                a.accountant.lib(),
                 SamplingRate::new(a.sampling_rate)?,
                 NoiseMultiplier::new(a.noise_multiplier)?,
                 a.steps,
                 Delta::new(a.delta)?,
             )?;
+            let name = a.accountant.lib().name();
             if a.json {
-                println!(
-                    "{}",
-                    json!({"epsilon": eps, "delta": a.delta, "accountant": "rdp", "order": order})
-                );
+                let mut v = json!({"epsilon": eps, "delta": a.delta, "accountant": name});
+                if let Some(order) = order {
+                    v["order"] = json!(order);
+                }
+                println!("{v}");
             } else {
-                println!(
-                    "epsilon = {eps} at delta = {} (RDP, optimal order {order})",
-                    a.delta
-                );
+                match order {
+                    Some(o) => println!(
+                        "epsilon = {eps} at delta = {} (RDP, optimal order {o})",
+                        a.delta
+                    ),
+                    None => println!("epsilon = {eps} at delta = {} (PLD)", a.delta),
+                }
             }
         }
         DpCommand::Calibrate(a) => {
-            rdp_only(a.accountant)?;
             let (sigma, eps) = calibrate_noise_multiplier(
+                a.accountant.lib(),
                 SamplingRate::new(a.sampling_rate)?,
                 a.steps,
                 Delta::new(a.delta)?,
@@ -145,7 +150,7 @@ pub fn run(cmd: DpCommand) -> Result<(), Failure> {
             if a.json {
                 println!(
                     "{}",
-                    json!({"noise_multiplier": sigma.get(), "epsilon": eps, "target_epsilon": a.target_epsilon, "delta": a.delta, "accountant": "rdp"})
+                    json!({"noise_multiplier": sigma.get(), "epsilon": eps, "target_epsilon": a.target_epsilon, "delta": a.delta, "accountant": a.accountant.lib().name()})
                 );
             } else {
                 println!("{}", sigma.get());

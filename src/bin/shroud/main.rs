@@ -37,7 +37,7 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
-    /// Differential privacy: accounting (RDP) for DP-SGD.
+    /// Differential privacy: DP-SGD accounting (RDP, PLD), calibration, budgets.
     Dp {
         #[command(subcommand)]
         what: dp::DpCommand,
@@ -56,7 +56,34 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // One line: the message and any hint, without the usage block.
+            let text = e.to_string();
+            let line: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("Usage:")
+                        && !l.starts_with("For more information")
+                })
+                .map(|l| l.trim_start_matches("error: "))
+                .collect();
+            eprintln!("shroud: error: {} (see --help)", line.join(" "));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Keygen(a) => keys::keygen(a),
         Command::Pubkey(a) => keys::pubkey(a),
