@@ -6,9 +6,12 @@
 pub mod budget;
 pub mod calibrate;
 mod error;
+pub mod mechanism;
 pub mod pld;
 pub mod rdp;
+pub mod release;
 pub mod sample;
+pub mod stats;
 
 pub use error::DpError;
 

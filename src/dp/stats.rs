@@ -1,0 +1,251 @@
+//! Private statistics built on the mechanisms: count, sum and mean with clipping bounds,
+//! histogram, quantile, report-noisy-max, and randomized response for local DP.
+//!
+//! Neighbouring data sets differ by adding or removing one person's record.
+//!
+//! ```
+//! let mut rng = shroud::rng::seeded(7);
+//! let ages = [34.0, 51.0, 67.0, 45.0, 72.0];
+//! let (mean, cost) = shroud::dp::stats::mean(&mut rng, &ages, 18.0, 90.0, 1.0).unwrap();
+//! assert!((18.0..=90.0).contains(&mean));
+//! assert_eq!(cost, shroud::dp::mechanism::PrivacyCost::Pure { epsilon: 1.0 });
+//! ```
+
+use rand_core::CryptoRng;
+
+use super::DpError;
+use super::mechanism::PrivacyCost;
+use super::release::{self, Release};
+use super::sample::{bernoulli, discrete_laplace, uniform_below};
+
+fn check_eps(epsilon: f64) -> Result<f64, DpError> {
+    if epsilon.is_finite() && epsilon > 0.0 {
+        Ok(epsilon)
+    } else {
+        Err(DpError::InvalidParameter(format!(
+            "epsilon must be positive and finite, got {epsilon}"
+        )))
+    }
+}
+
+fn check_bounds(lower: f64, upper: f64) -> Result<(), DpError> {
+    if lower.is_finite() && upper.is_finite() && lower <= upper {
+        Ok(())
+    } else {
+        Err(DpError::InvalidParameter(format!(
+            "clipping bounds must be finite with lower <= upper, got [{lower}, {upper}]"
+        )))
+    }
+}
+
+/// Noisy count (sensitivity 1), discrete Laplace.
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for a bad epsilon.
+///
+/// # Privacy
+/// epsilon-DP.
+pub fn count<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    n: u64,
+    epsilon: f64,
+) -> Result<(i128, PrivacyCost), DpError> {
+    let n = i64::try_from(n).map_err(|_| DpError::InvalidParameter("count too large".into()))?;
+    release::discrete_laplace_int(rng, n, 1, check_eps(epsilon)?)
+}
+
+/// Noisy sum of values clipped to [lower, upper]: sensitivity max(|lower|, |upper|).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for bad bounds, epsilon or a non-finite value.
+///
+/// # Privacy
+/// epsilon-DP.
+pub fn sum<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    values: &[f64],
+    lower: f64,
+    upper: f64,
+    epsilon: f64,
+) -> Result<Release, DpError> {
+    check_bounds(lower, upper)?;
+    if values.iter().any(|v| v.is_nan()) {
+        return Err(DpError::InvalidParameter("values contain NaN".into()));
+    }
+    let s: f64 = values.iter().map(|v| v.clamp(lower, upper)).sum();
+    let sens = lower.abs().max(upper.abs()).max(f64::MIN_POSITIVE);
+    release::laplace(rng, s, sens, check_eps(epsilon)?)
+}
+
+/// Noisy mean: half the budget on the clipped sum, half on the count; the ratio is clamped
+/// to [lower, upper] (post-processing).
+///
+/// # Errors
+/// As [`sum`].
+///
+/// # Privacy
+/// epsilon-DP.
+pub fn mean<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    values: &[f64],
+    lower: f64,
+    upper: f64,
+    epsilon: f64,
+) -> Result<(f64, PrivacyCost), DpError> {
+    let e = check_eps(epsilon)?;
+    let s = sum(rng, values, lower, upper, e / 2.0)?;
+    let (c, _) = count(rng, values.len() as u64, e / 2.0)?;
+    let m = if c >= 1 {
+        s.value / c as f64
+    } else {
+        (lower + upper) / 2.0
+    };
+    Ok((m.clamp(lower, upper), PrivacyCost::Pure { epsilon: e }))
+}
+
+/// Noisy histogram: every bin count plus discrete Laplace noise of scale 1/epsilon (one
+/// person changes one bin by one).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for a bad epsilon or a count beyond i64.
+///
+/// # Privacy
+/// epsilon-DP.
+pub fn histogram<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    counts: &[u64],
+    epsilon: f64,
+) -> Result<(Vec<i128>, PrivacyCost), DpError> {
+    let e = check_eps(epsilon)?;
+    let mut out = Vec::with_capacity(counts.len());
+    for c in counts {
+        out.push(count(rng, *c, e)?.0);
+    }
+    Ok((out, PrivacyCost::Pure { epsilon: e }))
+}
+
+/// Report-noisy-max: the index of the largest integer score after adding discrete Laplace
+/// noise of scale 2 * sensitivity / epsilon to each (ties to the lowest index).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for no scores, sensitivity 0 or a bad epsilon.
+///
+/// # Privacy
+/// epsilon-DP.
+pub fn report_noisy_max<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    scores: &[i64],
+    sensitivity: u64,
+    epsilon: f64,
+) -> Result<(usize, PrivacyCost), DpError> {
+    let e = check_eps(epsilon)?;
+    if scores.is_empty() || sensitivity == 0 {
+        return Err(DpError::InvalidParameter(
+            "need at least one score and sensitivity > 0".into(),
+        ));
+    }
+    let scale = 2.0 * sensitivity as f64 / e;
+    let den = 1u64 << 20;
+    let num = (scale * den as f64 * (1.0 + 1e-12)).ceil();
+    if !(num.is_finite() && num < 2f64.powi(63)) {
+        return Err(DpError::InvalidParameter("noise scale out of range".into()));
+    }
+    let mut best = (i128::MIN, 0usize);
+    for (i, s) in scores.iter().enumerate() {
+        let v = i128::from(*s) + discrete_laplace(rng, num as u64, den)?;
+        if v > best.0 {
+            best = (v, i);
+        }
+    }
+    Ok((best.1, PrivacyCost::Pure { epsilon: e }))
+}
+
+/// A quantile chosen among `candidates` by report-noisy-max with utility
+/// -|#{x < c} - q n| (sensitivity 1).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for q outside [0, 1], no candidates, NaN, or a bad epsilon.
+///
+/// # Privacy
+/// epsilon-DP.
+pub fn quantile<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    values: &[f64],
+    q: f64,
+    candidates: &[f64],
+    epsilon: f64,
+) -> Result<(f64, PrivacyCost), DpError> {
+    if !(0.0..=1.0).contains(&q)
+        || candidates.is_empty()
+        || values.iter().chain(candidates).any(|v| v.is_nan())
+    {
+        return Err(DpError::InvalidParameter(
+            "need q in [0, 1], candidates, and no NaN".into(),
+        ));
+    }
+    let target = q * values.len() as f64;
+    let scores: Vec<i64> = candidates
+        .iter()
+        .map(|c| {
+            let below = values.iter().filter(|v| *v < c).count() as f64;
+            -((below - target).abs().round() as i64)
+        })
+        .collect();
+    let (i, cost) = report_noisy_max(rng, &scores, 1, epsilon)?;
+    Ok((candidates[i], cost))
+}
+
+/// P(report the truth) = e^epsilon / (e^epsilon + k - 1), rounded down to a multiple of
+/// 2^-32 (which lowers the true epsilon).
+fn truth_probability(k: u64, epsilon: f64) -> Result<u128, DpError> {
+    let e = check_eps(epsilon)?;
+    let p = 1.0 / (1.0 + (k - 1) as f64 * (-e).exp());
+    Ok(((p * 2f64.powi(32)) * (1.0 - 1e-12)).floor() as u128)
+}
+
+/// Binary randomized response (local DP): the truth with probability e^eps / (1 + e^eps).
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for a bad epsilon.
+///
+/// # Privacy
+/// epsilon-local-DP.
+pub fn randomized_response<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    truth: bool,
+    epsilon: f64,
+) -> Result<bool, DpError> {
+    let p = truth_probability(2, epsilon)?;
+    Ok(if bernoulli(rng, p, 1 << 32)? {
+        truth
+    } else {
+        !truth
+    })
+}
+
+/// k-ary randomized response: the truth with probability e^eps / (e^eps + k - 1), otherwise
+/// one of the other k - 1 values uniformly.
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for k < 2, truth >= k or a bad epsilon.
+///
+/// # Privacy
+/// epsilon-local-DP.
+pub fn randomized_response_k<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    truth: u64,
+    k: u64,
+    epsilon: f64,
+) -> Result<u64, DpError> {
+    if k < 2 || truth >= k {
+        return Err(DpError::InvalidParameter(
+            "need k >= 2 and truth < k".into(),
+        ));
+    }
+    let p = truth_probability(k, epsilon)?;
+    if bernoulli(rng, p, 1 << 32)? {
+        return Ok(truth);
+    }
+    let other = uniform_below(rng, u128::from(k - 1)) as u64;
+    Ok(if other >= truth { other + 1 } else { other })
+}
