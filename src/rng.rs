@@ -14,3 +14,14 @@ pub fn seeded(seed: u64) -> chacha20::ChaCha20Rng {
     use rand_core::SeedableRng;
     chacha20::ChaCha20Rng::seed_from_u64(seed)
 }
+
+/// A ChaCha20 CSPRNG keyed from the OS: for hot loops (noise sampling), where one
+/// system call per draw would dominate.
+pub fn chacha_from_os() -> chacha20::ChaCha20Rng {
+    use rand_core::{Rng, SeedableRng};
+    let mut seed = [0u8; 32];
+    os_rng().fill_bytes(&mut seed);
+    let rng = chacha20::ChaCha20Rng::from_seed(seed);
+    zeroize::Zeroize::zeroize(&mut seed);
+    rng
+}

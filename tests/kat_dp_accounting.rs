@@ -127,3 +127,34 @@ fn pld_calibration_never_exceeds_the_target() {
     assert_eq!(again, eps);
     assert!(order.is_none());
 }
+
+#[test]
+fn pld_of_gaussian_and_laplace_is_sound_and_tight() {
+    use shroud::dp::mechanism::{gaussian_delta, gaussian_sigma_analytic};
+    use shroud::dp::pld::PldAccountant;
+    let delta = Delta::new(1e-5).unwrap();
+    // 25 Gaussians with sigma 5 are one Gaussian with sigma 1: exact epsilon known.
+    let mut acc = PldAccountant::new();
+    acc.compose_gaussian(NoiseMultiplier::new(5.0).unwrap(), 25)
+        .unwrap();
+    let eps = acc.epsilon(delta).unwrap();
+    let exact_sigma = gaussian_sigma_analytic(1.0, eps, 1e-5).unwrap();
+    assert!(
+        gaussian_delta(1.0, 1.0, eps) <= 1e-5 * (1.0 + 1e-6),
+        "PLD epsilon must be sound"
+    );
+    assert!((exact_sigma - 1.0).abs() < 2e-3, "tight: {exact_sigma}");
+    // One Laplace of scale 1: delta(eps) = 1 - exp((eps - 1)/2)  =>  eps = 1 + 2 ln(1 - delta)
+    let mut acc = PldAccountant::new();
+    acc.compose_laplace(1.0, 1).unwrap();
+    let eps = acc.epsilon(delta).unwrap();
+    let exact = 1.0 + 2.0 * (1.0f64 - 1e-5).ln();
+    assert!(
+        eps >= exact - 1e-9 && eps - exact < 2e-4,
+        "{eps} vs {exact}"
+    );
+    // Laplace then Gaussian compose (different mechanisms)
+    acc.compose_gaussian(NoiseMultiplier::new(3.0).unwrap(), 1)
+        .unwrap();
+    assert!(acc.epsilon(delta).unwrap() > eps);
+}

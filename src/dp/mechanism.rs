@@ -43,6 +43,91 @@ impl PrivacyCost {
     }
 }
 
+/// A noise mechanism with its parameters; [`Mechanism::privacy_map`] says what a release
+/// of a query with a given sensitivity costs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mechanism {
+    /// Laplace noise of this scale (on a grid; L1 sensitivity).
+    Laplace {
+        /// scale b
+        scale: f64,
+    },
+    /// Discrete Laplace noise of this scale (integers; L1 sensitivity).
+    DiscreteLaplace {
+        /// scale b
+        scale: f64,
+    },
+    /// Gaussian noise (on a grid; L2 sensitivity).
+    Gaussian {
+        /// standard deviation
+        sigma: f64,
+    },
+    /// Discrete Gaussian noise (integers; L2 sensitivity).
+    DiscreteGaussian {
+        /// sigma of the discrete Gaussian
+        sigma: f64,
+    },
+    /// k-ary randomized response (local DP; sensitivity is irrelevant).
+    RandomizedResponse {
+        /// epsilon it was built with
+        epsilon: f64,
+    },
+}
+
+impl Mechanism {
+    /// The privacy map: what a release of a query with this sensitivity costs. Gaussian
+    /// mechanisms report (epsilon, delta) when `delta` is given (the exact curve of Balle and
+    /// Wang, inverted with epsilon rounded up), rho-zCDP otherwise.
+    ///
+    /// # Errors
+    /// [`DpError::InvalidParameter`] for a non-positive sensitivity or bad delta.
+    pub fn privacy_map(
+        &self,
+        sensitivity: f64,
+        delta: Option<f64>,
+    ) -> Result<PrivacyCost, DpError> {
+        let s = positive(sensitivity, "sensitivity")?;
+        Ok(match *self {
+            Mechanism::Laplace { scale } | Mechanism::DiscreteLaplace { scale } => {
+                PrivacyCost::Pure {
+                    epsilon: s / positive(scale, "scale")?,
+                }
+            }
+            Mechanism::RandomizedResponse { epsilon } => PrivacyCost::Pure { epsilon },
+            Mechanism::DiscreteGaussian { sigma } => gaussian_zcdp(s, positive(sigma, "sigma")?),
+            Mechanism::Gaussian { sigma } => {
+                let sigma = positive(sigma, "sigma")?;
+                match delta {
+                    None => gaussian_zcdp(s, sigma),
+                    Some(d) => {
+                        let d = probability(d, "delta")?;
+                        // smallest epsilon with delta(epsilon) <= d, by bisection, rounded up
+                        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+                        while gaussian_delta(s, sigma, hi) > d {
+                            hi *= 2.0;
+                        }
+                        if gaussian_delta(s, sigma, 0.0) <= d {
+                            hi = 0.0;
+                        }
+                        while hi - lo > 1e-12 * hi.max(1e-300) {
+                            let mid = 0.5 * (lo + hi);
+                            if gaussian_delta(s, sigma, mid) <= d {
+                                hi = mid;
+                            } else {
+                                lo = mid;
+                            }
+                        }
+                        PrivacyCost::Approx {
+                            epsilon: hi,
+                            delta: d,
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
 fn positive(x: f64, what: &str) -> Result<f64, DpError> {
     if x.is_finite() && x > 0.0 {
         Ok(x)
@@ -187,6 +272,37 @@ mod tests {
         let big = gaussian_sigma_analytic(1.0, 5.0, 1e-6).unwrap();
         assert!(gaussian_delta(1.0, big, 5.0) <= 1e-6);
         assert!(gaussian_sigma_classic(1.0, 1.5, 1e-5).is_err());
+    }
+
+    #[test]
+    fn privacy_maps() {
+        assert_eq!(
+            Mechanism::Laplace { scale: 2.0 }
+                .privacy_map(1.0, None)
+                .unwrap(),
+            PrivacyCost::Pure { epsilon: 0.5 }
+        );
+        let sigma = gaussian_sigma_analytic(1.0, 0.5, 1e-5).unwrap();
+        match (Mechanism::Gaussian { sigma })
+            .privacy_map(1.0, Some(1e-5))
+            .unwrap()
+        {
+            PrivacyCost::Approx { epsilon, delta } => {
+                assert!((epsilon - 0.5).abs() < 1e-6 && delta == 1e-5, "{epsilon}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            Mechanism::DiscreteGaussian { sigma: 2.0 }
+                .privacy_map(1.0, None)
+                .unwrap(),
+            PrivacyCost::Zcdp { rho: 0.125 }
+        );
+        assert!(
+            Mechanism::Laplace { scale: 1.0 }
+                .privacy_map(0.0, None)
+                .is_err()
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! convex curve, so the result is pessimistic (sound). Mass above the grid goes to infinity
 //! (counted in full in delta); mass below it is moved up to the lowest grid point.
 //! Compositions are convolutions done by FFT, with Chernoff bounds choosing a window that
-//! holds all but 1e-20 of the mass, which is charged to delta.
+//! holds all but 1e-15 of the mass, which is charged to delta.
 //!
 //! Both neighbouring relations are tracked (remove: the mixture against the base; add: the
 //! reverse), and epsilon is the larger of the two, as for dp_accounting's add-or-remove-one.
@@ -25,6 +25,8 @@
 //! # Privacy
 //! Every approximation (discretization, truncation, FFT window) errs toward more loss.
 
+use rayon::prelude::*;
+use realfft::RealFftPlanner;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex64;
 
@@ -32,7 +34,7 @@ use super::{Delta, DpError, NoiseMultiplier, SamplingRate};
 
 /// dp_accounting's default `value_discretization_interval`.
 pub const DEFAULT_INTERVAL: f64 = 1e-4;
-const TAIL: f64 = 1e-20;
+const TAIL: f64 = 1e-15;
 
 /// A discretized privacy loss distribution: mass `pmf[k]` at loss (offset + k) * interval,
 /// plus `inf` at infinity.
@@ -53,7 +55,7 @@ impl Pld {
     /// Connect-the-dots discretization of a mechanism given its hockey-stick curve, on grid
     /// indices lo..=hi (delta(hi) goes to infinity; the lowest point takes what is left).
     fn from_delta_curve(
-        delta: &dyn Fn(f64) -> f64,
+        delta: &(dyn Fn(f64) -> f64 + Sync),
         lo: i64,
         hi: i64,
         interval: f64,
@@ -65,7 +67,7 @@ impl Pld {
         }
         let n = (hi - lo + 1) as usize;
         let eps: Vec<f64> = (0..n).map(|k| (lo + k as i64) as f64 * interval).collect();
-        let d: Vec<f64> = eps.iter().map(|e| delta(*e).clamp(0.0, 1.0)).collect();
+        let d: Vec<f64> = eps.par_iter().map(|e| delta(*e).clamp(0.0, 1.0)).collect();
         // slopes in x = e^eps between consecutive points; 0 to the right of the last point
         let mut slope = vec![0.0; n];
         for k in 0..n - 1 {
@@ -177,6 +179,16 @@ impl Pld {
         Self::from_delta_curve(&delta, lo, hi, interval)
     }
 
+    /// Number of grid points with finite mass.
+    pub fn len(&self) -> usize {
+        self.pmf.len()
+    }
+
+    /// True when there is no finite mass.
+    pub fn is_empty(&self) -> bool {
+        self.pmf.is_empty()
+    }
+
     /// The smallest epsilon whose delta does not exceed `delta`.
     pub fn epsilon_for_delta(&self, delta: f64) -> f64 {
         if self.inf > delta {
@@ -231,44 +243,49 @@ impl Pld {
         let t = times as f64;
         let len = self.pmf.len() as i64;
         let (min_s, max_s) = (self.offset, self.offset + len - 1);
-        // log MGF of the finite part (normalized), in index units
+        // log MGF of the finite part, in index units: sum p_k e^(theta s_k), computed with
+        // one multiplication per term (e^(theta (s+1)) = e^(theta s) e^theta), shifted so
+        // every exponent is <= 0.
         let mass: f64 = self.pmf.iter().sum();
         let log_mgf = |theta: f64| -> f64 {
-            let m = self
-                .pmf
-                .iter()
-                .enumerate()
-                .map(|(k, p)| {
-                    p * (theta * (self.offset + k as i64) as f64 - theta * max_s.max(0) as f64)
-                        .exp()
-                })
-                .sum::<f64>()
-                / mass;
-            m.ln() + theta * max_s.max(0) as f64
-        };
-        let log_mgf_neg = |theta: f64| -> f64 {
-            let m = self
-                .pmf
-                .iter()
-                .enumerate()
-                .map(|(k, p)| {
-                    p * (-theta * (self.offset + k as i64) as f64 + theta * min_s.min(0) as f64)
-                        .exp()
-                })
-                .sum::<f64>()
-                / mass;
-            m.ln() - theta * min_s.min(0) as f64
+            // theta > 0: shift by the largest index; theta < 0: by the smallest.
+            let (anchor, step) = if theta > 0.0 {
+                (max_s, (-theta).exp())
+            } else {
+                (min_s, theta.exp())
+            };
+            let mut acc = 0.0;
+            if theta > 0.0 {
+                let mut w = 1.0;
+                for p in self.pmf.iter().rev() {
+                    acc += p * w;
+                    w *= step;
+                    if w < 1e-300 {
+                        break; // the rest is negligible (and subnormals are slow)
+                    }
+                }
+            } else {
+                let mut w = 1.0;
+                for p in &self.pmf {
+                    acc += p * w;
+                    w *= step;
+                    if w < 1e-300 {
+                        break;
+                    }
+                }
+            }
+            (acc / mass).ln() + theta * anchor as f64
         };
         let ln_tail = TAIL.ln();
         let mut upper = t * max_s as f64;
         let mut lower = t * min_s as f64;
-        for i in -40..=10 {
+        for i in -30..=6 {
             let theta = 2f64.powi(i);
             let u = (t * log_mgf(theta) - ln_tail) / theta;
             if u.is_finite() {
                 upper = upper.min(u);
             }
-            let l = -(t * log_mgf_neg(theta) - ln_tail) / theta;
+            let l = (t * log_mgf(-theta) - ln_tail) / -theta;
             if l.is_finite() {
                 lower = lower.max(l);
             }
@@ -281,20 +298,33 @@ impl Pld {
                 "composition too wide for the FFT window".into(),
             ));
         }
-        let n = width.next_power_of_two();
-        let mut buf: Vec<Complex64> = vec![Complex64::new(0.0, 0.0); n];
-        for (k, p) in self.pmf.iter().enumerate() {
-            buf[k] = Complex64::new(*p, 0.0);
+        let n = width.next_power_of_two().max(2);
+        let power = u32::try_from(times)
+            .map_err(|_| DpError::InvalidParameter("too many compositions".into()))?;
+        // Plans (twiddle tables) are cached per thread: planning costs as much as the FFT.
+        thread_local! {
+            static PLANNER: std::cell::RefCell<RealFftPlanner<f64>> = std::cell::RefCell::new(RealFftPlanner::new());
         }
-        let mut planner = FftPlanner::<f64>::new();
-        planner.plan_fft_forward(n).process(&mut buf);
-        for z in buf.iter_mut() {
-            *z = z.powu(
-                u32::try_from(times)
-                    .map_err(|_| DpError::InvalidParameter("too many compositions".into()))?,
-            );
+        let (fwd, inv) = PLANNER.with(|p| {
+            let mut p = p.borrow_mut();
+            (p.plan_fft_forward(n), p.plan_fft_inverse(n))
+        });
+        let mut real = fwd.make_input_vec();
+        real[..self.pmf.len()].copy_from_slice(&self.pmf);
+        let mut spec = fwd.make_output_vec();
+        fwd.process(&mut real, &mut spec)
+            .map_err(|e| DpError::InvalidParameter(format!("FFT: {e}")))?;
+        for z in spec.iter_mut() {
+            *z = z.powu(power);
         }
-        planner.plan_fft_inverse(n).process(&mut buf);
+        // the inverse needs purely real first and last bins (they are, up to rounding)
+        spec[0].im = 0.0;
+        if let Some(last) = spec.last_mut() {
+            last.im = 0.0;
+        }
+        inv.process(&mut spec, &mut real)
+            .map_err(|e| DpError::InvalidParameter(format!("FFT: {e}")))?;
+        let buf: Vec<Complex64> = real.iter().map(|x| Complex64::new(*x, 0.0)).collect();
         let base = times as i64 * self.offset;
         let n_i = n as i64;
         let mut pmf = vec![0.0; n];

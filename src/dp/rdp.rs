@@ -167,14 +167,6 @@ fn log_add(x: f64, y: f64) -> f64 {
     (a - b).exp().ln_1p() + b
 }
 
-/// ln |binom(alpha, i)| and its sign, for real alpha and integer i.
-fn log_binom(alpha: f64, i: u64) -> (f64, f64) {
-    let (lg_a, s_a) = libm::lgamma_r(alpha + 1.0);
-    let (lg_i, _) = libm::lgamma_r(i as f64 + 1.0);
-    let (lg_b, s_b) = libm::lgamma_r(alpha - i as f64 + 1.0);
-    (lg_a - lg_i - lg_b, f64::from(s_a * s_b))
-}
-
 /// ln erfc(x), accurate also where erfc underflows.
 fn log_erfc(x: f64) -> f64 {
     if x < 25.0 {
@@ -192,13 +184,17 @@ fn log_erfc(x: f64) -> f64 {
 }
 
 fn log_a_int(q: f64, sigma: f64, alpha: u64) -> f64 {
+    let (ln_q, ln_1mq) = (q.ln(), (-q).ln_1p());
+    let a = alpha as f64;
+    let inv_2s2 = 1.0 / (2.0 * sigma * sigma);
     let mut log_a = f64::NEG_INFINITY;
+    // ln binom(alpha, i) by the recurrence binom(a, i+1) = binom(a, i) (a - i) / (i + 1)
+    let mut lb = 0.0;
     for i in 0..=alpha {
-        let (lb, _) = log_binom(alpha as f64, i);
         let fi = i as f64;
-        let log_coef = lb + fi * q.ln() + (alpha as f64 - fi) * (-q).ln_1p();
-        let s = log_coef + (fi * fi - fi) / (2.0 * sigma * sigma);
+        let s = lb + fi * ln_q + (a - fi) * ln_1mq + (fi * fi - fi) * inv_2s2;
         log_a = log_add(log_a, s);
+        lb += ((a - fi) / (fi + 1.0)).ln();
     }
     log_a
 }
@@ -213,8 +209,9 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> f64 {
     let log1mq = (-q).ln_1p();
     let sqrt2 = std::f64::consts::SQRT_2;
     let (mut last0, mut last1) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    // ln |binom(alpha, i)| by the recurrence |binom(a, i+1)| = |binom(a, i)| |a - i| / (i + 1)
+    let mut log_coef = 0.0;
     for i in 0..1000u64 {
-        let (log_coef, _) = log_binom(alpha, i);
         let fi = i as f64;
         let j = alpha - fi;
         let log_t0 = log_coef + fi * q.ln() + j * log1mq;
@@ -231,6 +228,7 @@ fn log_a_frac(q: f64, sigma: f64, alpha: f64) -> f64 {
         }
         last0 = log_s0;
         last1 = log_s1;
+        log_coef += ((alpha - fi).abs() / (fi + 1.0)).ln();
     }
     f64::INFINITY
 }

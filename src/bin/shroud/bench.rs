@@ -13,6 +13,84 @@ use crate::Failure;
 pub enum BenchCommand {
     /// Paillier: key generation, encryption modes, decryption, homomorphic operations.
     Paillier(PaillierArgs),
+    /// Differential privacy: RDP and PLD epsilons, discrete Gaussian sampling, calibration.
+    Dp(DpArgs),
+}
+
+#[derive(Args)]
+pub struct DpArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn dp(a: DpArgs) -> Result<(), Failure> {
+    use shroud::dp::calibrate::{Accountant, calibrate_noise_multiplier, dpsgd_epsilon};
+    use shroud::dp::sample::discrete_gaussian;
+    use shroud::dp::{Delta, NoiseMultiplier, SamplingRate};
+    let (q, sigma, steps, delta) = (
+        SamplingRate::new(0.01)?,
+        NoiseMultiplier::new(1.1)?,
+        10_000u64,
+        Delta::new(1e-5)?,
+    );
+    let mut rdp_eps = 0.0;
+    let rdp_ms = time_ms(2.0, || {
+        rdp_eps = dpsgd_epsilon(Accountant::Rdp, q, sigma, steps, delta).map_or(f64::NAN, |r| r.0);
+    });
+    let mut pld_eps = 0.0;
+    let pld_ms = time_ms(3.0, || {
+        pld_eps = dpsgd_epsilon(Accountant::Pld, q, sigma, steps, delta).map_or(f64::NAN, |r| r.0);
+    });
+    let mut rng = shroud::rng::chacha_from_os();
+    let mut per_s = |n: u64, d: u64| -> f64 {
+        let count = 2_000_000u64;
+        let t = Instant::now();
+        let mut acc = 0i128;
+        for _ in 0..count {
+            acc = acc.wrapping_add(discrete_gaussian(&mut rng, n, d).unwrap_or(0));
+        }
+        std::hint::black_box(acc);
+        count as f64 / t.elapsed().as_secs_f64()
+    };
+    let dg10 = per_s(100, 1);
+    let dg1e6 = per_s(1_000_000_000_000, 1);
+    let mut cal = 0.0;
+    let calibrate_rdp_ms = time_ms(2.0, || {
+        cal = calibrate_noise_multiplier(Accountant::Rdp, q, steps, delta, 1.0)
+            .map_or(f64::NAN, |r| r.0.get());
+    });
+    let t = Instant::now();
+    let cal_pld = calibrate_noise_multiplier(Accountant::Pld, q, steps, delta, 1.0)
+        .map_or(f64::NAN, |r| r.0.get());
+    let calibrate_pld_ms = t.elapsed().as_secs_f64() * 1e3;
+    let row = json!({
+        "setting": {"sampling_rate": 0.01, "noise_multiplier": 1.1, "steps": steps, "delta": 1e-5},
+        "rdp_epsilon": rdp_eps,
+        "rdp_epsilon_ms": rdp_ms,
+        "pld_epsilon": pld_eps,
+        "pld_epsilon_ms": pld_ms,
+        "discrete_gaussian_sigma10_per_s": dg10,
+        "discrete_gaussian_sigma1e6_per_s": dg1e6,
+        "calibrate_rdp_ms": calibrate_rdp_ms,
+        "calibrate_rdp_noise_multiplier_for_eps1": cal,
+        "calibrate_pld_ms": calibrate_pld_ms,
+        "calibrate_pld_noise_multiplier_for_eps1": cal_pld,
+    });
+    if a.json {
+        println!("{row}");
+    } else {
+        println!(
+            "DP-SGD q = 0.01, sigma = 1.1, 10000 steps, delta = 1e-5 (medians; PLD may use both cores)"
+        );
+        println!("RDP epsilon            {rdp_eps:.6}   {rdp_ms:>10.3} ms");
+        println!("PLD epsilon            {pld_eps:.6}   {pld_ms:>10.3} ms");
+        println!("discrete Gaussian sigma = 10    {:>12.0} samples/s", dg10);
+        println!("discrete Gaussian sigma = 1e6   {:>12.0} samples/s", dg1e6);
+        println!("calibrate to eps 1 (RDP)  sigma {cal:.6}   {calibrate_rdp_ms:>10.3} ms");
+        println!("calibrate to eps 1 (PLD)  sigma {cal_pld:.6}   {calibrate_pld_ms:>10.3} ms");
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -31,6 +109,7 @@ pub struct PaillierArgs {
 pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
     match cmd {
         BenchCommand::Paillier(a) => paillier(a),
+        BenchCommand::Dp(a) => dp(a),
     }
 }
 

@@ -15,6 +15,38 @@ pub enum DpCommand {
     Calibrate(CalibrateArgs),
     /// Privacy budgets in a persistent ledger (per data set and principal).
     Budget(BudgetArgs),
+    /// Release one noisy value (for scripting); prints the value.
+    Release(ReleaseArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MechanismName {
+    /// Laplace on a power-of-two grid (pure epsilon).
+    Laplace,
+    /// Gaussian on a power-of-two grid, analytic calibration (needs --delta).
+    Gaussian,
+    /// Discrete Laplace on an integer value (integer sensitivity).
+    DiscreteLaplace,
+    /// Discrete Gaussian on an integer value, via zCDP (needs --delta).
+    DiscreteGaussian,
+}
+
+#[derive(Args)]
+pub struct ReleaseArgs {
+    #[arg(long, value_enum)]
+    mechanism: MechanismName,
+    #[arg(long, allow_negative_numbers = true)]
+    epsilon: f64,
+    #[arg(long, allow_negative_numbers = true)]
+    delta: Option<f64>,
+    /// L1 sensitivity (Laplace) or L2 sensitivity (Gaussian).
+    #[arg(long, allow_negative_numbers = true)]
+    sensitivity: f64,
+    /// Print JSON with the cost and the grid.
+    #[arg(long)]
+    json: bool,
+    /// The value to release (negative values after --).
+    value: String,
 }
 
 #[derive(Args)]
@@ -111,8 +143,85 @@ pub struct CalibrateArgs {
     json: bool,
 }
 
+fn release(a: ReleaseArgs) -> Result<(), Failure> {
+    use shroud::dp::release as rel;
+    let mut rng = shroud::rng::chacha_from_os();
+    let need_delta = || {
+        a.delta
+            .ok_or_else(|| Failure("this mechanism needs --delta".into()))
+    };
+    let int_value = || -> Result<(i64, u64), Failure> {
+        let v: i64 = a
+            .value
+            .trim()
+            .parse()
+            .map_err(|_| Failure(format!("\"{}\" is not an integer", a.value)))?;
+        let s = a.sensitivity;
+        if !(s.is_finite() && s >= 1.0 && s.fract() == 0.0 && s < 1e18) {
+            return Err(Failure(format!(
+                "discrete mechanisms need a positive integer sensitivity, got {s}"
+            )));
+        }
+        Ok((v, s as u64))
+    };
+    let float_value = || -> Result<f64, Failure> {
+        a.value
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| Failure(format!("\"{}\" is not a number", a.value)))
+    };
+    let (value, granularity, cost) = match a.mechanism {
+        MechanismName::Laplace => {
+            let r = rel::laplace(&mut rng, float_value()?, a.sensitivity, a.epsilon)?;
+            (json!(r.value), Some(r.granularity), r.cost)
+        }
+        MechanismName::Gaussian => {
+            let r = rel::gaussian(
+                &mut rng,
+                float_value()?,
+                a.sensitivity,
+                a.epsilon,
+                need_delta()?,
+            )?;
+            (json!(r.value), Some(r.granularity), r.cost)
+        }
+        MechanismName::DiscreteLaplace => {
+            let (v, s) = int_value()?;
+            let (out, cost) = rel::discrete_laplace_int(&mut rng, v, s, a.epsilon)?;
+            (
+                i64::try_from(out).map_or_else(|_| json!(out.to_string()), |v| json!(v)),
+                None,
+                cost,
+            )
+        }
+        MechanismName::DiscreteGaussian => {
+            let (v, s) = int_value()?;
+            let (out, cost) = rel::discrete_gaussian_int(&mut rng, v, s, a.epsilon, need_delta()?)?;
+            (
+                i64::try_from(out).map_or_else(|_| json!(out.to_string()), |v| json!(v)),
+                None,
+                cost,
+            )
+        }
+    };
+    if a.json {
+        let (e, d) = cost.to_approx(a.delta.unwrap_or(0.0).max(f64::MIN_POSITIVE));
+        println!(
+            "{}",
+            json!({"value": value, "epsilon": e, "delta": d, "granularity": granularity})
+        );
+    } else {
+        match value {
+            serde_json::Value::String(s) => println!("{s}"),
+            v => println!("{v}"),
+        }
+    }
+    Ok(())
+}
+
 pub fn run(cmd: DpCommand) -> Result<(), Failure> {
     match cmd {
+        DpCommand::Release(a) => release(a)?,
         DpCommand::Budget(a) => budget(a)?,
         DpCommand::Epsilon(a) => {
             let (eps, order) = dpsgd_epsilon(
