@@ -1,7 +1,10 @@
-//! Differential privacy: privacy accounting (this release: the RDP accountant).
+//! Differential privacy: exact samplers ([`sample`]), mechanisms with privacy maps
+//! ([`mechanism`], [`release`], [`stats`]), RDP and PLD accountants ([`rdp`], [`pld`]),
+//! calibration ([`calibrate`]) and persistent budgets ([`budget`]).
 //!
-//! Work in progress toward the full layer (exact samplers, mechanisms, PLD accounting,
-//! budgets). What is here is complete and tested against Google's dp_accounting.
+//! Noise always comes from exact integer samplers driven by the caller's CSPRNG (seeded
+//! ChaCha20 in tests; [`crate::rng::os_rng`] or [`crate::rng::chacha_from_os`] otherwise);
+//! accounting rounds toward more privacy loss.
 
 pub mod budget;
 pub mod calibrate;

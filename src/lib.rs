@@ -3,12 +3,14 @@
 //! Secure computation on private data, for people who train and serve machine-learning
 //! models on data they may not see in the clear.
 //!
-//! This release provides the cryptographic base:
+//! This release provides the cryptographic base and the differential-privacy layer:
 //! - [`paillier`]: constant-time Paillier (real lambda = lcm(p-1, q-1), CRT decryption,
 //!   key-owner CRT encryption, precomputed randomness, multi-exponentiation dot products);
 //! - [`encoding`]: python-paillier's `EncodedNumber` and a fixed-point codec;
 //! - [`format`]: python-paillier JSON (JWK keys, `{"v", "e"}` ciphertexts) and a compact
-//!   versioned binary format.
+//!   versioned binary format;
+//! - [`dp`]: exact samplers, mechanisms with privacy maps, RDP and PLD accountants, noise
+//!   calibration and persistent privacy budgets.
 //!
 //! Secret types are neither `Clone` nor printable and zeroize on drop; every function that
 //! branches on data carries a `_vartime` suffix.

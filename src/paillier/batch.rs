@@ -7,12 +7,26 @@ use zeroize::Zeroize;
 use super::{Ciphertext, Plaintext, PublicKey, SecretKey};
 use crate::error::Result;
 
-fn seeds<R: CryptoRng + ?Sized>(rng: &mut R, count: usize) -> Vec<[u8; 32]> {
-    (0..count)
+/// Runs `encrypt` on every plaintext in parallel, each with its own ChaCha20 stream seeded
+/// from `rng` (seeds drawn in order, so a seeded `rng` gives reproducible output).
+fn par_encrypt<R, F>(ms: &[Plaintext], rng: &mut R, encrypt: F) -> Vec<Ciphertext>
+where
+    R: CryptoRng + ?Sized,
+    F: Fn(&Plaintext, &mut chacha20::ChaCha20Rng) -> Ciphertext + Sync,
+{
+    let seeds: Vec<[u8; 32]> = (0..ms.len())
         .map(|_| {
             let mut s = [0u8; 32];
             rng.fill_bytes(&mut s);
             s
+        })
+        .collect();
+    ms.par_iter()
+        .zip(seeds)
+        .map(|(m, mut seed)| {
+            let mut child = chacha20::ChaCha20Rng::from_seed(seed);
+            seed.zeroize();
+            encrypt(m, &mut child)
         })
         .collect()
 }
@@ -25,15 +39,7 @@ impl PublicKey {
         ms: &[Plaintext],
         rng: &mut R,
     ) -> Vec<Ciphertext> {
-        let seeds = seeds(rng, ms.len());
-        ms.par_iter()
-            .zip(seeds)
-            .map(|(m, mut seed)| {
-                let mut child = chacha20::ChaCha20Rng::from_seed(seed);
-                seed.zeroize();
-                self.encrypt(m, &mut child)
-            })
-            .collect()
+        par_encrypt(ms, rng, |m, r| self.encrypt(m, r))
     }
 }
 
@@ -52,14 +58,6 @@ impl SecretKey {
         ms: &[Plaintext],
         rng: &mut R,
     ) -> Vec<Ciphertext> {
-        let seeds = seeds(rng, ms.len());
-        ms.par_iter()
-            .zip(seeds)
-            .map(|(m, mut seed)| {
-                let mut child = chacha20::ChaCha20Rng::from_seed(seed);
-                seed.zeroize();
-                self.encrypt(m, &mut child)
-            })
-            .collect()
+        par_encrypt(ms, rng, |m, r| self.encrypt(m, r))
     }
 }
