@@ -191,6 +191,23 @@ mod tests {
     }
 
     #[test]
+    fn safe_prime_keys() {
+        use crypto_primes::{Flavor, is_prime};
+        let opts = KeygenOptions {
+            bits: 1024,
+            safe_primes: true,
+            insecure_allow_1024: true,
+        };
+        let sk =
+            generate_keypair(opts, &mut chacha20::ChaCha20Rng::seed_from_u64(5), &|_| {}).unwrap();
+        for p in [sk.primes_vartime().0, sk.primes_vartime().1] {
+            let half: BigUint = (&p - 1u32) >> 1u32;
+            let b = crate::bigint::to_boxed_vartime(&half, 512).unwrap();
+            assert!(is_prime(Flavor::Any, &b), "(p-1)/2 must be prime");
+        }
+    }
+
+    #[test]
     fn seeded_generation_is_reproducible() {
         let opts = KeygenOptions {
             bits: 1024,
