@@ -43,6 +43,10 @@ impl FixedScale {
 
     /// round(x * 2^f), half to even.
     ///
+    /// # Security
+    /// One float multiplication and rounding: constant time for normal doubles; the range
+    /// check reveals only whether x is in range.
+    ///
     /// # Errors
     /// [`Error::NonFinite`] for NaN / infinities; [`Error::EncodingOverflow`] when the result
     /// does not fit an i64.
