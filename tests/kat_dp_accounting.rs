@@ -158,3 +158,43 @@ fn pld_of_gaussian_and_laplace_is_sound_and_tight() {
         .unwrap();
     assert!(acc.epsilon(delta).unwrap() > eps);
 }
+
+#[test]
+fn extreme_parameters_are_refused_or_sound_never_silently_small() {
+    use shroud::dp::pld::PldAccountant;
+    let delta = Delta::new(1e-5).unwrap();
+    // sigma = 0.01: a sampled record moves the privacy loss by about 5000, with probability
+    // q = 0.5 > delta, so any sound epsilon is in the thousands.
+    let mut acc = PldAccountant::new();
+    match acc.compose_poisson_subsampled_gaussian(
+        SamplingRate::new(0.5).unwrap(),
+        NoiseMultiplier::new(0.01).unwrap(),
+        10,
+    ) {
+        Err(_) => {}
+        Ok(()) => match acc.epsilon(delta) {
+            Err(_) => {}
+            Ok(eps) => assert!(eps > 1000.0, "unsound epsilon {eps}"),
+        },
+    }
+    // a single Gaussian with sigma = 0.03: epsilon is above 1 / (2 sigma^2) = 555
+    let mut acc = PldAccountant::new();
+    match acc.compose_gaussian(NoiseMultiplier::new(0.03).unwrap(), 1) {
+        Err(_) => {}
+        Ok(()) => match acc.epsilon(delta) {
+            Err(_) => {}
+            Ok(eps) => assert!(eps > 500.0 && eps.is_finite(), "unsound epsilon {eps}"),
+        },
+    }
+}
+
+#[test]
+fn epsilons_beyond_exp_overflow_are_computed_not_zeroed() {
+    use shroud::dp::pld::PldAccountant;
+    // ten Laplace mechanisms of scale 0.01 (epsilon 100 each) compose to pure epsilon 1000,
+    // far beyond e^709; the PLD epsilon must be about 1000, never 0 or NaN.
+    let mut acc = PldAccountant::new();
+    acc.compose_laplace(0.01, 10).unwrap();
+    let eps = acc.epsilon(Delta::new(1e-5).unwrap()).unwrap();
+    assert!(eps > 990.0 && eps <= 1000.0 + 1e-6, "{eps}");
+}

@@ -35,6 +35,9 @@ use super::{Delta, DpError, NoiseMultiplier, SamplingRate};
 /// dp_accounting's default `value_discretization_interval`.
 pub const DEFAULT_INTERVAL: f64 = 1e-4;
 const TAIL: f64 = 1e-15;
+/// Most grid points one mechanism may need (realistic DP-SGD settings need about 35 000);
+/// beyond it the parameters are refused instead of allocating gigabytes.
+const MAX_GRID_POINTS: i64 = 4_000_000;
 
 /// A discretized privacy loss distribution: mass `pmf[k]` at loss (offset + k) * interval,
 /// plus `inf` at infinity.
@@ -51,6 +54,21 @@ fn q_norm(x: f64) -> f64 {
     0.5 * libm::erfc(x / std::f64::consts::SQRT_2)
 }
 
+/// ln of the upper normal tail, finite where the tail itself underflows.
+fn ln_q_norm(x: f64) -> f64 {
+    0.5f64.ln() + super::rdp::log_erfc(x / std::f64::consts::SQRT_2)
+}
+
+/// e^eps * Q(z), computed in log space so that neither factor overflows or underflows.
+fn exp_times_tail(eps: f64, z: f64) -> f64 {
+    let t = q_norm(z);
+    if eps < 700.0 && t > 1e-290 {
+        eps.exp() * t // both factors are normal doubles: the plain product is exact enough
+    } else {
+        (eps + ln_q_norm(z)).exp()
+    }
+}
+
 impl Pld {
     /// Connect-the-dots discretization of a mechanism given its hockey-stick curve, on grid
     /// indices lo..=hi (delta(hi) goes to infinity; the lowest point takes what is left).
@@ -60,14 +78,20 @@ impl Pld {
         hi: i64,
         interval: f64,
     ) -> Result<Pld, DpError> {
-        if hi <= lo || hi - lo > 50_000_000 {
+        if hi <= lo || hi - lo > MAX_GRID_POINTS {
             return Err(DpError::InvalidParameter(
                 "privacy loss range too wide to discretize".into(),
             ));
         }
         let n = (hi - lo + 1) as usize;
         let eps: Vec<f64> = (0..n).map(|k| (lo + k as i64) as f64 * interval).collect();
-        let d: Vec<f64> = eps.par_iter().map(|e| delta(*e).clamp(0.0, 1.0)).collect();
+        let d: Vec<f64> = eps.par_iter().map(|e| delta(*e)).collect();
+        if d.iter().any(|x| !x.is_finite()) {
+            return Err(DpError::InvalidParameter(
+                "the privacy loss curve is not computable for these parameters".into(),
+            ));
+        }
+        let d: Vec<f64> = d.into_iter().map(|x| x.clamp(0.0, 1.0)).collect();
         // slopes in x = e^eps between consecutive points; 0 to the right of the last point
         let mut slope = vec![0.0; n];
         for k in 0..n - 1 {
@@ -95,7 +119,7 @@ impl Pld {
     pub fn gaussian(sigma: f64, interval: f64) -> Result<Pld, DpError> {
         let mu = 1.0 / (2.0 * sigma * sigma);
         let sd = 1.0 / sigma;
-        let delta = move |e: f64| q_norm((e - mu) / sd) - e.exp() * q_norm((e + mu) / sd);
+        let delta = move |e: f64| q_norm((e - mu) / sd) - exp_times_tail(e, (e + mu) / sd);
         let lo = ((mu - 40.0 * sd) / interval).floor() as i64;
         let hi = ((mu + 40.0 * sd) / interval).ceil() as i64;
         Self::from_delta_curve(&delta, lo, hi, interval)
@@ -123,13 +147,14 @@ impl Pld {
     pub fn subsampled_gaussian_remove(q: f64, sigma: f64, interval: f64) -> Result<Pld, DpError> {
         let s2 = sigma * sigma;
         let delta = move |e: f64| {
-            let a = e.exp();
-            if a <= 1.0 - q {
+            if e <= (-q).ln_1p() {
                 return -e.exp_m1();
             }
-            let x = s2 * ((a - (1.0 - q)) / q).ln() + 0.5;
+            // P/Q > e^eps  <=>  x > x*, with ln((e^eps - (1-q)) / q) taken in log space
+            let l = e + (-(1.0 - q) * (-e).exp()).ln_1p() - q.ln();
+            let x = s2 * l + 0.5;
             let p_tail = (1.0 - q) * q_norm(x / sigma) + q * q_norm((x - 1.0) / sigma);
-            (p_tail - a * q_norm(x / sigma)).max(0.0)
+            (p_tail - exp_times_tail(e, x / sigma)).max(0.0)
         };
         let lo = ((-q).ln_1p() / interval).floor() as i64 - 1;
         let mut e_hi = 1e-3f64;
@@ -144,22 +169,22 @@ impl Pld {
     pub fn subsampled_gaussian_add(q: f64, sigma: f64, interval: f64) -> Result<Pld, DpError> {
         let s2 = sigma * sigma;
         let delta = move |e: f64| {
-            let a = e.exp();
-            let inv = 1.0 / a;
-            if inv <= 1.0 - q {
+            if -e <= (-q).ln_1p() {
                 return 0.0;
             }
-            // Q/P > a  <=>  x < x**
-            let x = s2 * ((inv - (1.0 - q)) / q).ln() + 0.5;
-            let q_below = 1.0 - q_norm(x / sigma);
-            let p_below =
-                (1.0 - q) * (1.0 - q_norm(x / sigma)) + q * (1.0 - q_norm((x - 1.0) / sigma));
-            // for very negative e use the complement form to avoid cancellation
+            // Q/P > e^eps  <=>  x < x**, with ln((e^-eps - (1-q)) / q) in log space
+            let l = -e + (-(1.0 - q) * e.exp()).ln_1p() - q.ln();
+            let x = s2 * l + 0.5;
+            let a = e.exp();
             if e < -1.0 {
+                // complement form: 1 - Q(x > x**) - e^eps (1 - P(x > x**))
                 let q_above = q_norm(x / sigma);
                 let p_above = (1.0 - q) * q_norm(x / sigma) + q * q_norm((x - 1.0) / sigma);
                 return (1.0 - q_above - a * (1.0 - p_above)).max(0.0);
             }
+            let q_below = 1.0 - q_norm(x / sigma);
+            let p_below =
+                (1.0 - q) * (1.0 - q_norm(x / sigma)) + q * (1.0 - q_norm((x - 1.0) / sigma));
             (q_below - a * p_below).max(0.0)
         };
         let hi = (-(-q).ln_1p() / interval).ceil() as i64 + 1;
@@ -194,21 +219,24 @@ impl Pld {
         if self.inf > delta {
             return f64::INFINITY;
         }
-        // Walk down from the top: for eps in [k, k+1) * interval the sums run over s > k.
+        // Walk down from the top. For eps in [(s-1), s) * interval the sums run over the
+        // grid points >= s: a = their mass, b = sum of p e^((s-1) interval - loss), kept
+        // relative to the interval's left end so no exponential overflows (losses can be
+        // far above 709). delta(eps) = inf + a - e^(eps - left) b.
         let (mut a, mut b) = (0.0f64, 0.0f64);
+        let step = (-self.interval).exp();
         for idx in (0..self.pmf.len()).rev() {
             let s = self.offset + idx as i64;
-            let p = self.pmf[idx];
             if s <= 0 {
                 break;
             }
-            // add mass at s to the sums for eps in [(s-1) interval, s interval)
+            let p = self.pmf[idx];
             a += p;
-            b += p * (-(s as f64) * self.interval).exp();
+            b = b * step + p * step; // re-anchor at (s-1) interval, then add p e^(-interval)
             let e_lo = (s - 1) as f64 * self.interval;
-            let d_lo = self.inf + a - e_lo.exp() * b;
+            let d_lo = self.inf + a - b;
             if d_lo > delta {
-                let e = ((self.inf + a - delta) / b).ln();
+                let e = e_lo + ((self.inf + a - delta) / b).ln();
                 return e.max(e_lo);
             }
         }

@@ -168,7 +168,7 @@ fn log_add(x: f64, y: f64) -> f64 {
 }
 
 /// ln erfc(x), accurate also where erfc underflows.
-fn log_erfc(x: f64) -> f64 {
+pub(crate) fn log_erfc(x: f64) -> f64 {
     if x < 25.0 {
         return libm::erfc(x).ln();
     }

@@ -93,9 +93,7 @@ impl PublicKey {
     /// above n - max_int are negative). Constant time.
     fn signed_plaintext(&self, m: &Plaintext) -> Signed {
         let n = self.inner.n.as_ref();
-        let threshold =
-            to_boxed_vartime(&(self.n() - self.max_int()), self.inner.prec_n).expect("below n");
-        let neg = m.value.ct_lt(&threshold).not();
+        let neg = m.value.ct_lt(&self.inner.neg_threshold).not();
         let negated = n.wrapping_sub(&m.value);
         Signed {
             mag: m.value.ct_select(&negated, neg),

@@ -53,6 +53,8 @@ pub(crate) struct PkInner {
     pub(crate) n_big: BigUint,
     pub(crate) n2_big: BigUint,
     pub(crate) max_int: BigUint,
+    /// n - max_int at n's precision: plaintexts at or above it read as negative.
+    pub(crate) neg_threshold: BoxedUint,
     pub(crate) id: KeyId,
 }
 
@@ -140,6 +142,7 @@ impl PublicKey {
         h.update(n.to_bytes_be());
         let id = KeyId(h.finalize().into());
         let max_int = n / 3u32 - BigUint::one();
+        let neg_threshold = to_boxed_vartime(&(n - &max_int), prec_n).expect("below n");
         PublicKey {
             inner: Arc::new(PkInner {
                 bits,
@@ -152,6 +155,7 @@ impl PublicKey {
                 n_big: n.clone(),
                 n2_big,
                 max_int,
+                neg_threshold,
                 id,
             }),
         }
