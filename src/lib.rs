@@ -9,6 +9,9 @@
 //! - [`encoding`]: python-paillier's `EncodedNumber` and a fixed-point codec;
 //! - [`format`]: python-paillier JSON (JWK keys, `{"v", "e"}` ciphertexts) and a compact
 //!   versioned binary format;
+//! - [`psi`]: private set intersection on RFC 9497's OPRF over ristretto255 (intersection,
+//!   cardinality, intersection-sum with Paillier, secret-shared output);
+//! - [`net`]: transports (TCP frames, in-memory) for the sans-IO protocols;
 //! - [`dp`]: exact samplers, mechanisms with privacy maps, RDP and PLD accountants, noise
 //!   calibration and persistent privacy budgets.
 //!
@@ -22,7 +25,9 @@ pub mod dp;
 pub mod encoding;
 pub mod error;
 pub mod format;
+pub mod net;
 pub mod paillier;
+pub mod psi;
 pub mod rng;
 
 pub use error::{Error, Result};

@@ -1,0 +1,465 @@
+//! The client's role: blinds its elements, unblinds the server's evaluations and matches
+//! them against the server's set.
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
+use num_bigint::BigUint;
+use rand_core::CryptoRng;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use zeroize::Zeroize;
+
+use super::error::PsiError;
+use super::gcs::Gcs;
+use super::msgs::{
+    ClientRequest, EncodedSet, PROTOCOL_VERSION, ServerHello, ServerResponse, SharesRequest,
+    SumReply, SumRequest,
+};
+use super::oprf::{Blind, decode_element, hash_to_group};
+use super::{ClientConfig, ClientOutput, Mode, check_elements, output_for, pad, session_dst};
+use crate::paillier::{Ciphertext, Plaintext, PublicKey};
+
+/// Statistical security of the masks that hide sums and values from the server.
+pub const MASK_STAT_BITS: u32 = 40;
+
+/// A client before the session starts.
+pub struct Client {
+    config: ClientConfig,
+    elements: Vec<Vec<u8>>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("mode", &self.config.mode)
+            .field("elements", &self.elements.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Blinds: one per element (intersection, shares) or one for all (cardinality, sum).
+enum Blinds {
+    PerElement(Vec<Blind>),
+    Shared(Blind),
+}
+
+/// The client after sending its blinded elements.
+pub struct ClientAwaitResponse {
+    client: Client,
+    hello: ServerHello,
+    blinds: Blinds,
+    pk: Option<PublicKey>,
+}
+
+/// What the client does after the server's response.
+pub enum ClientStep {
+    /// Intersection and cardinality modes: the result.
+    Done(ClientOutput),
+    /// Sum mode: send this request and wait for the reply.
+    SendSum(SumRequest, ClientAwaitSum),
+    /// Shares mode: send this request; the output is final.
+    SendShares(SharesRequest, ClientOutput),
+}
+
+/// Sum mode, waiting for the decrypted masked sum.
+pub struct ClientAwaitSum {
+    mask: Plaintext,
+    count: usize,
+    pk: PublicKey,
+}
+
+impl Client {
+    /// A client over distinct `elements`.
+    ///
+    /// # Errors
+    /// [`PsiError::InvalidInput`] if an element is longer than 65535 bytes, elements repeat,
+    /// or there are more than 2^26 of them.
+    pub fn new(config: ClientConfig, elements: Vec<Vec<u8>>) -> Result<Self, PsiError> {
+        check_elements(&elements)?;
+        config.check()?;
+        Ok(Self { config, elements })
+    }
+
+    /// Round 1: checks the server's hello and blinds every element.
+    ///
+    /// # Errors
+    /// [`PsiError::SessionMismatch`] if the version, mode or label differ from this
+    /// client's; [`PsiError::Malformed`] or [`PsiError::Paillier`] if the Paillier key is
+    /// missing, invalid or smaller than the client accepts.
+    pub fn start<R: CryptoRng + ?Sized>(
+        self,
+        hello: ServerHello,
+        rng: &mut R,
+    ) -> Result<(ClientRequest, ClientAwaitResponse), PsiError> {
+        if hello.version != PROTOCOL_VERSION {
+            return Err(PsiError::SessionMismatch(format!(
+                "server speaks protocol version {}, this client {PROTOCOL_VERSION}",
+                hello.version
+            )));
+        }
+        if hello.mode != self.config.mode {
+            return Err(PsiError::SessionMismatch(format!(
+                "server runs {} mode, the client asked for {}",
+                hello.mode, self.config.mode
+            )));
+        }
+        if hello.label != self.config.label.as_bytes() {
+            return Err(PsiError::SessionMismatch(format!(
+                "server's session label {:?} is not the client's {:?}",
+                String::from_utf8_lossy(&hello.label),
+                self.config.label
+            )));
+        }
+        let pk = match (self.config.mode, &hello.paillier_n) {
+            (Mode::Sum | Mode::Shares, Some(n)) => {
+                let pk = PublicKey::from_modulus(&BigUint::from_bytes_be(n))?;
+                if pk.bits() < self.config.min_paillier_bits {
+                    return Err(PsiError::SessionMismatch(format!(
+                        "server's Paillier key has {} bits, the client requires at least {}",
+                        pk.bits(),
+                        self.config.min_paillier_bits
+                    )));
+                }
+                Some(pk)
+            }
+            (Mode::Sum | Mode::Shares, None) => {
+                return Err(PsiError::Malformed(format!(
+                    "{} mode needs the server's Paillier key",
+                    self.config.mode
+                )));
+            }
+            (_, Some(_)) => {
+                return Err(PsiError::Malformed(
+                    "unexpected Paillier key in hello".into(),
+                ));
+            }
+            (_, None) => None,
+        };
+        let dst = session_dst(hello.mode, &hello.session_id, &hello.label);
+        let hashed: Vec<RistrettoPoint> = self
+            .elements
+            .par_iter()
+            .map(|x| hash_to_group(x, &dst))
+            .collect::<Result<_, _>>()?;
+        let (blinded, blinds) = match self.config.mode {
+            Mode::Intersection | Mode::Shares => {
+                let blinds: Vec<Blind> = (0..hashed.len()).map(|_| Blind::random(rng)).collect();
+                let blinded = hashed
+                    .par_iter()
+                    .zip(blinds.par_iter())
+                    .map(|(h, b)| (h * b.scalar()).compress().to_bytes())
+                    .collect();
+                (blinded, Blinds::PerElement(blinds))
+            }
+            Mode::Cardinality | Mode::Sum => {
+                let b = Blind::random(rng);
+                let blinded = hashed
+                    .par_iter()
+                    .map(|h| (h * b.scalar()).compress().to_bytes())
+                    .collect();
+                (blinded, Blinds::Shared(b))
+            }
+        };
+        Ok((
+            ClientRequest { blinded },
+            ClientAwaitResponse {
+                client: self,
+                hello,
+                blinds,
+                pk,
+            },
+        ))
+    }
+}
+
+/// The server's set, ready for lookups: position of a tag in set order.
+enum Lookup {
+    Raw(HashMap<Vec<u8>, usize>, usize),
+    Compressed(Gcs),
+}
+
+impl Lookup {
+    fn find(&self, output: &[u8; 64]) -> Option<usize> {
+        match self {
+            Lookup::Raw(map, tb) => map.get(&output[..*tb]).copied(),
+            Lookup::Compressed(g) => g.position_vartime(Gcs::map(output, g.n, g.p)),
+        }
+    }
+}
+
+impl ClientAwaitResponse {
+    /// Round 2: unblinds the evaluations, finds the matches and produces the result (or,
+    /// in sum and shares modes, the next message).
+    ///
+    /// # Errors
+    /// [`PsiError::Malformed`] if the response's counts or lengths disagree with the
+    /// session; [`PsiError::InvalidPoint`] for an invalid evaluated element;
+    /// [`PsiError::ThresholdNotMet`] in sum mode below the server's threshold;
+    /// [`PsiError::Paillier`] if a matched encrypted value is not a valid ciphertext.
+    pub fn finish<R: CryptoRng + ?Sized>(
+        self,
+        response: ServerResponse,
+        rng: &mut R,
+    ) -> Result<ClientStep, PsiError> {
+        let Self {
+            client,
+            hello,
+            blinds,
+            pk,
+        } = self;
+        let m = client.elements.len();
+        if response.evaluated.len() != m {
+            return Err(PsiError::Malformed(format!(
+                "{} evaluated elements for {m} blinded ones",
+                response.evaluated.len()
+            )));
+        }
+        let n = hello.server_count;
+        let lookup = match response.set {
+            EncodedSet::Raw { tag_bytes, tags } => {
+                let tb = tag_bytes as usize;
+                if tags.len() as u64 != n * tb as u64 {
+                    return Err(PsiError::Malformed(format!(
+                        "raw set has {} bytes, expected {n} tags of {tb} bytes",
+                        tags.len()
+                    )));
+                }
+                let mut map = HashMap::with_capacity(n as usize);
+                for (i, t) in tags.chunks_exact(tb).enumerate() {
+                    map.insert(t.to_vec(), i);
+                }
+                Lookup::Raw(map, tb)
+            }
+            EncodedSet::Compressed { p, data } => {
+                let p = p as u32;
+                if p < super::gcs::FALSE_POSITIVE_BITS {
+                    return Err(PsiError::Malformed(format!(
+                        "compressed set parameter {p} allows too many false positives"
+                    )));
+                }
+                Lookup::Compressed(Gcs::decode(&data, n, p)?)
+            }
+        };
+        let needs_values = matches!(hello.mode, Mode::Sum | Mode::Shares);
+        if needs_values && response.values.len() as u64 != n {
+            return Err(PsiError::Malformed(format!(
+                "{} encrypted values for {n} server elements",
+                response.values.len()
+            )));
+        }
+        if !needs_values && !response.values.is_empty() {
+            return Err(PsiError::Malformed("unexpected encrypted values".into()));
+        }
+        let evaluated: Vec<RistrettoPoint> = response
+            .evaluated
+            .par_iter()
+            .enumerate()
+            .map(|(i, e)| decode_element(e, i))
+            .collect::<Result<_, _>>()?;
+        // The client's OPRF outputs.
+        let outputs: Vec<[u8; 64]> = match blinds {
+            Blinds::PerElement(blinds) => {
+                let mut inv: Vec<Scalar> = blinds.iter().map(|b| *b.scalar()).collect();
+                Scalar::batch_invert(&mut inv);
+                let out = evaluated
+                    .par_iter()
+                    .zip(inv.par_iter())
+                    .zip(client.elements.par_iter())
+                    .map(|((z, r_inv), x)| {
+                        output_for(hello.mode, x, &(z * r_inv).compress().to_bytes())
+                    })
+                    .collect();
+                inv.zeroize();
+                drop(blinds);
+                out
+            }
+            Blinds::Shared(b) => {
+                let r_inv = b.scalar().invert();
+                evaluated
+                    .par_iter()
+                    .map(|z| output_for(hello.mode, &[], &(z * r_inv).compress().to_bytes()))
+                    .collect()
+            }
+        };
+        // Matches, in the client's order (for shuffled modes the order is meaningless).
+        let matches: Vec<(usize, usize)> = outputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| lookup.find(o).map(|j| (i, j)))
+            .collect();
+        match hello.mode {
+            Mode::Intersection => Ok(ClientStep::Done(ClientOutput {
+                intersection_size: matches.len(),
+                intersection: Some(
+                    matches
+                        .iter()
+                        .map(|&(i, _)| client.elements[i].clone())
+                        .collect(),
+                ),
+                intersection_sum: None,
+                shares: None,
+            })),
+            Mode::Cardinality => Ok(ClientStep::Done(ClientOutput {
+                intersection_size: matches.len(),
+                intersection: None,
+                intersection_sum: None,
+                shares: None,
+            })),
+            Mode::Sum => {
+                let threshold = hello.threshold as usize;
+                if matches.len() < threshold {
+                    return Err(PsiError::ThresholdNotMet {
+                        matches: matches.len(),
+                        threshold,
+                    });
+                }
+                let pk = pk.ok_or_else(|| PsiError::Malformed("no Paillier key".into()))?;
+                let cts = unwrap_values(&pk, &response.values, &outputs, &matches)?;
+                let mut sum = pk.encrypt_with_nonce(&Plaintext::from_u64(&pk, 0), &one_nonce(&pk)?);
+                for c in &cts {
+                    sum = pk.add(&sum, c)?;
+                }
+                let bits = 64 + super::gcs::ceil_log2(matches.len() as u64 + 1) + MASK_STAT_BITS;
+                let mask = random_below_pow2(&pk, bits, rng)?;
+                let masked = pk.add_plaintext(&sum, &mask)?;
+                let masked = pk.rerandomize(&masked, rng)?;
+                Ok(ClientStep::SendSum(
+                    SumRequest {
+                        count: matches.len() as u64,
+                        ciphertext: masked.to_bytes_be(),
+                    },
+                    ClientAwaitSum {
+                        mask,
+                        count: matches.len(),
+                        pk,
+                    },
+                ))
+            }
+            Mode::Shares => {
+                let pk = pk.ok_or_else(|| PsiError::Malformed("no Paillier key".into()))?;
+                let cts = unwrap_values(&pk, &response.values, &outputs, &matches)?;
+                let masks: Vec<Plaintext> = (0..cts.len())
+                    .map(|_| random_below_pow2(&pk, 64 + MASK_STAT_BITS, rng))
+                    .collect::<Result<_, _>>()?;
+                let mut seeds: Vec<[u8; 32]> = (0..cts.len())
+                    .map(|_| {
+                        let mut s = [0u8; 32];
+                        rng.fill_bytes(&mut s);
+                        s
+                    })
+                    .collect();
+                let masked: Vec<Vec<u8>> = cts
+                    .par_iter()
+                    .zip(masks.par_iter())
+                    .zip(seeds.par_iter())
+                    .map(|((c, r), seed)| {
+                        let mut child =
+                            <chacha20::ChaCha20Rng as rand_core::SeedableRng>::from_seed(*seed);
+                        let c = pk.add_plaintext(c, r)?;
+                        Ok(pk.rerandomize(&c, &mut child)?.to_bytes_be())
+                    })
+                    .collect::<Result<_, crate::Error>>()?;
+                seeds.zeroize();
+                let shares = masks
+                    .iter()
+                    .map(|r| super::server::low_u64(&r.to_bytes_be()).wrapping_neg())
+                    .collect();
+                Ok(ClientStep::SendShares(
+                    SharesRequest {
+                        ciphertexts: masked,
+                    },
+                    ClientOutput {
+                        intersection_size: matches.len(),
+                        intersection: Some(
+                            matches
+                                .iter()
+                                .map(|&(i, _)| client.elements[i].clone())
+                                .collect(),
+                        ),
+                        intersection_sum: None,
+                        shares: Some(shares),
+                    },
+                ))
+            }
+        }
+    }
+}
+
+impl ClientAwaitSum {
+    /// Round 3 (sum mode): removes the mask from the server's decryption.
+    ///
+    /// # Errors
+    /// [`PsiError::Malformed`] if the reply is not a plaintext that the mask could have
+    /// produced (the server lied or the reply was damaged).
+    pub fn finish(self, reply: SumReply) -> Result<ClientOutput, PsiError> {
+        let masked = BigUint::from_bytes_be(&reply.masked_sum);
+        let mask = self.mask.to_biguint_vartime();
+        if &masked >= self.pk.n() || masked < mask {
+            return Err(PsiError::Malformed(
+                "server's masked sum is out of range".into(),
+            ));
+        }
+        let sum = masked - mask;
+        let max = BigUint::from(u64::MAX) * BigUint::from(self.count as u64);
+        if sum > max {
+            return Err(PsiError::Malformed(
+                "server's masked sum is out of range".into(),
+            ));
+        }
+        let sum =
+            u128::try_from(&sum).map_err(|_| PsiError::Malformed("sum over 128 bits".into()))?;
+        Ok(ClientOutput {
+            intersection_size: self.count,
+            intersection: None,
+            intersection_sum: Some(sum),
+            shares: None,
+        })
+    }
+}
+
+/// Removes the one-time pads of the matched values and parses them as ciphertexts.
+fn unwrap_values(
+    pk: &PublicKey,
+    values: &[Vec<u8>],
+    outputs: &[[u8; 64]],
+    matches: &[(usize, usize)],
+) -> Result<Vec<Ciphertext>, PsiError> {
+    matches
+        .par_iter()
+        .map(|&(i, j)| {
+            let mut c = values[j].clone();
+            if c.len() != pk.ciphertext_bytes() {
+                return Err(PsiError::Malformed(format!(
+                    "encrypted value of {} bytes, the key's ciphertexts have {}",
+                    c.len(),
+                    pk.ciphertext_bytes()
+                )));
+            }
+            pad(&outputs[i], &mut c);
+            Ok(pk.ciphertext_from_bytes_be(&c)?)
+        })
+        .collect()
+}
+
+/// The nonce 1 (an encryption of 0 with r = 1 is the neutral element g^0 1^n = 1).
+fn one_nonce(pk: &PublicKey) -> Result<crate::paillier::Nonce, PsiError> {
+    Ok(crate::paillier::Nonce::from_biguint(
+        pk,
+        &BigUint::from(1u8),
+    )?)
+}
+
+/// A uniform plaintext in [0, 2^bits).
+fn random_below_pow2<R: CryptoRng + ?Sized>(
+    pk: &PublicKey,
+    bits: u32,
+    rng: &mut R,
+) -> Result<Plaintext, PsiError> {
+    let mut bytes = vec![0u8; bits.div_ceil(8) as usize];
+    rng.fill_bytes(&mut bytes);
+    let extra = bytes.len() as u32 * 8 - bits;
+    bytes[0] &= 0xff >> extra;
+    let m = Plaintext::from_biguint(pk, &BigUint::from_bytes_be(&bytes))?;
+    bytes.zeroize();
+    Ok(m)
+}

@@ -1,0 +1,377 @@
+//! The server's role: holds the OPRF key (fresh per session), evaluates the client's
+//! blinded elements and sends its own set of tags (and, in sum and shares modes, its values
+//! encrypted under its Paillier key).
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use rand_core::CryptoRng;
+use rayon::prelude::*;
+
+use super::error::PsiError;
+use super::gcs::{Gcs, ceil_log2};
+use super::msgs::{
+    ClientRequest, EncodedSet, MAX_ELEMENTS, PROTOCOL_VERSION, ServerHello, ServerResponse,
+    SetFormat, SharesRequest, SumReply, SumRequest,
+};
+use super::oprf::{OprfKey, decode_element};
+use super::{Mode, ServerConfig, ServerOutput, check_elements, output_for, pad, session_dst};
+use crate::paillier::{Ciphertext, Plaintext, SecretKey};
+
+/// A server before the session starts.
+pub struct Server {
+    config: ServerConfig,
+    elements: Vec<Vec<u8>>,
+    /// Paillier encryptions of the values (sum and shares modes), made at setup.
+    encrypted: Vec<Vec<u8>>,
+    paillier: Option<SecretKey>,
+}
+
+impl core::fmt::Debug for Server {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Server")
+            .field("mode", &self.config.mode)
+            .field("elements", &self.elements.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server after its hello: waits for the client's blinded elements.
+pub struct ServerAwaitRequest {
+    server: Server,
+    key: OprfKey,
+    dst: Vec<u8>,
+}
+
+/// What the server does after its response.
+pub enum ServerNext {
+    /// Intersection and cardinality modes: the server is done (it learns nothing).
+    Done(ServerOutput),
+    /// Sum mode: waits for the client's masked sum.
+    AwaitSum(ServerAwaitSum),
+    /// Shares mode: waits for the client's masked values.
+    AwaitShares(ServerAwaitShares),
+}
+
+/// Sum mode, final round.
+pub struct ServerAwaitSum {
+    sk: SecretKey,
+    threshold: u64,
+    max_count: u64,
+}
+
+/// Shares mode, final round.
+pub struct ServerAwaitShares {
+    sk: SecretKey,
+    max_count: u64,
+}
+
+impl Server {
+    /// Sets up a server over distinct `elements`. In sum and shares modes, `values` holds
+    /// one non-negative value per element and `paillier` the server's Paillier key; the
+    /// values are encrypted here (key-owner CRT encryption on all cores), so this is the
+    /// expensive, session-independent step and can run ahead of time.
+    ///
+    /// # Errors
+    /// [`PsiError::InvalidInput`] if an element is longer than 65535 bytes, elements repeat,
+    /// there are more than 2^26 of them, values or the key are missing in sum / shares mode
+    /// or given in another mode, or the label is over 64 bytes.
+    pub fn new<R: CryptoRng + ?Sized>(
+        config: ServerConfig,
+        elements: Vec<Vec<u8>>,
+        values: Option<Vec<u64>>,
+        paillier: Option<SecretKey>,
+        rng: &mut R,
+    ) -> Result<Self, PsiError> {
+        check_elements(&elements)?;
+        config.check()?;
+        let needs_values = matches!(config.mode, Mode::Sum | Mode::Shares);
+        let encrypted = match (needs_values, values, &paillier) {
+            (true, Some(values), Some(sk)) => {
+                if values.len() != elements.len() {
+                    return Err(PsiError::InvalidInput(format!(
+                        "{} values for {} elements",
+                        values.len(),
+                        elements.len()
+                    )));
+                }
+                let pk = sk.public_key();
+                let ms: Vec<Plaintext> =
+                    values.iter().map(|&v| Plaintext::from_u64(pk, v)).collect();
+                sk.encrypt_batch(&ms, rng)
+                    .iter()
+                    .map(Ciphertext::to_bytes_be)
+                    .collect()
+            }
+            (true, _, _) => {
+                return Err(PsiError::InvalidInput(format!(
+                    "{} mode needs a value per element and a Paillier key",
+                    config.mode
+                )));
+            }
+            (false, None, None) => Vec::new(),
+            (false, _, _) => {
+                return Err(PsiError::InvalidInput(format!(
+                    "values and a Paillier key are only used in sum and shares modes, not {}",
+                    config.mode
+                )));
+            }
+        };
+        Ok(Self {
+            config,
+            elements,
+            encrypted,
+            paillier,
+        })
+    }
+
+    /// Number of server elements.
+    pub fn len(&self) -> usize {
+        self.elements.len()
+    }
+
+    /// Whether the server set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.elements.is_empty()
+    }
+
+    /// Round 1: draws the session's fresh OPRF key and session id and sends the hello.
+    pub fn start<R: CryptoRng + ?Sized>(self, rng: &mut R) -> (ServerHello, ServerAwaitRequest) {
+        let mut session_id = [0u8; 16];
+        rng.fill_bytes(&mut session_id);
+        let hello = ServerHello {
+            version: PROTOCOL_VERSION,
+            mode: self.config.mode,
+            session_id,
+            label: self.config.label.clone().into_bytes(),
+            server_count: self.elements.len() as u64,
+            threshold: self.config.threshold,
+            format: self.config.format,
+            paillier_n: self
+                .paillier
+                .as_ref()
+                .map(|sk| sk.public_key().n().to_bytes_be()),
+        };
+        let dst = session_dst(self.config.mode, &session_id, self.config.label.as_bytes());
+        let key = OprfKey::random(rng);
+        (
+            hello,
+            ServerAwaitRequest {
+                server: self,
+                key,
+                dst,
+            },
+        )
+    }
+}
+
+impl ServerAwaitRequest {
+    /// Round 2: evaluates the client's blinded elements (shuffled in cardinality and sum
+    /// modes) and sends the server's own tags. The OPRF key is dropped (and zeroized) at
+    /// the end of this round: it is never used again.
+    ///
+    /// # Errors
+    /// [`PsiError::InvalidPoint`] if a blinded element is not a canonical non-identity
+    /// point; [`PsiError::Malformed`] if the client sent more than 2^26 of them.
+    pub fn respond<R: CryptoRng + ?Sized>(
+        self,
+        request: ClientRequest,
+        rng: &mut R,
+    ) -> Result<(ServerResponse, ServerNext), PsiError> {
+        let Self { server, key, dst } = self;
+        let m = request.blinded.len() as u64;
+        if m > MAX_ELEMENTS {
+            return Err(PsiError::Malformed(format!(
+                "{m} blinded elements, over the limit"
+            )));
+        }
+        let points: Vec<RistrettoPoint> = request
+            .blinded
+            .par_iter()
+            .enumerate()
+            .map(|(i, b)| decode_element(b, i))
+            .collect::<Result<_, _>>()?;
+        let mut evaluated: Vec<[u8; 32]> = points
+            .par_iter()
+            .map(|p| key.blind_evaluate(p).compress().to_bytes())
+            .collect();
+        let mode = server.config.mode;
+        if matches!(mode, Mode::Cardinality | Mode::Sum) {
+            shuffle(&mut evaluated, rng);
+        }
+        // The server's own OPRF outputs.
+        let outputs: Vec<[u8; 64]> = server
+            .elements
+            .par_iter()
+            .map(|y| {
+                let e = key.evaluate_element(y, &dst)?;
+                Ok(output_for(mode, y, &e.compress().to_bytes()))
+            })
+            .collect::<Result<_, PsiError>>()?;
+        drop(key);
+        let n = outputs.len() as u64;
+        // Sort (tag, index) so the set order says nothing about the input order.
+        let (set, order) = match server.config.format {
+            SetFormat::Raw => {
+                let tb = raw_tag_bytes(n, m);
+                let mut idx: Vec<usize> = (0..outputs.len()).collect();
+                idx.sort_unstable_by(|&a, &b| outputs[a][..tb].cmp(&outputs[b][..tb]));
+                let mut tags = Vec::with_capacity(outputs.len() * tb);
+                for &i in &idx {
+                    tags.extend_from_slice(&outputs[i][..tb]);
+                }
+                (
+                    EncodedSet::Raw {
+                        tag_bytes: tb as u8,
+                        tags,
+                    },
+                    idx,
+                )
+            }
+            SetFormat::Compressed => {
+                let p = Gcs::parameter_for(m);
+                let mapped: Vec<u128> = outputs.iter().map(|o| Gcs::map(o, n, p)).collect();
+                let mut idx: Vec<usize> = (0..outputs.len()).collect();
+                idx.sort_unstable_by_key(|&i| mapped[i]);
+                let gcs = Gcs::from_values(mapped, p);
+                (
+                    EncodedSet::Compressed {
+                        p: p as u8,
+                        data: gcs.encode(),
+                    },
+                    idx,
+                )
+            }
+        };
+        let values: Vec<Vec<u8>> = if server.encrypted.is_empty() {
+            Vec::new()
+        } else {
+            order
+                .par_iter()
+                .map(|&i| {
+                    let mut c = server.encrypted[i].clone();
+                    pad(&outputs[i], &mut c);
+                    c
+                })
+                .collect()
+        };
+        let response = ServerResponse {
+            evaluated,
+            set,
+            values,
+        };
+        let max_count = n.min(m);
+        let next = match (mode, server.paillier) {
+            (Mode::Sum, Some(sk)) => ServerNext::AwaitSum(ServerAwaitSum {
+                sk,
+                threshold: server.config.threshold,
+                max_count,
+            }),
+            (Mode::Shares, Some(sk)) => {
+                ServerNext::AwaitShares(ServerAwaitShares { sk, max_count })
+            }
+            _ => ServerNext::Done(ServerOutput {
+                intersection_size: None,
+                shares: None,
+            }),
+        };
+        Ok((response, next))
+    }
+}
+
+impl ServerAwaitSum {
+    /// Round 3 (sum mode): checks the threshold and decrypts the client's masked sum.
+    ///
+    /// # Errors
+    /// [`PsiError::ThresholdNotMet`] if the client reports fewer matches than the
+    /// threshold; [`PsiError::Malformed`] if it reports more matches than possible;
+    /// [`PsiError::Paillier`] if the ciphertext is not in Z*_{n^2}.
+    pub fn finish(self, request: SumRequest) -> Result<(SumReply, ServerOutput), PsiError> {
+        if request.count > self.max_count {
+            return Err(PsiError::Malformed(format!(
+                "client claims {} matches, at most {} are possible",
+                request.count, self.max_count
+            )));
+        }
+        if request.count < self.threshold {
+            return Err(PsiError::ThresholdNotMet {
+                matches: request.count as usize,
+                threshold: self.threshold as usize,
+            });
+        }
+        let pk = self.sk.public_key();
+        let c = pk.ciphertext_from_bytes_be(&request.ciphertext)?;
+        let m = self.sk.decrypt(&c)?;
+        Ok((
+            SumReply {
+                masked_sum: m.to_bytes_be(),
+            },
+            ServerOutput {
+                intersection_size: Some(request.count as usize),
+                shares: None,
+            },
+        ))
+    }
+}
+
+impl ServerAwaitShares {
+    /// Round 3 (shares mode): decrypts v_j + r_j for each match; the server's share is its
+    /// low 64 bits.
+    ///
+    /// # Errors
+    /// [`PsiError::Malformed`] if there are more ciphertexts than possible matches;
+    /// [`PsiError::Paillier`] if one is not in Z*_{n^2}.
+    pub fn finish(self, request: SharesRequest) -> Result<ServerOutput, PsiError> {
+        let count = request.ciphertexts.len() as u64;
+        if count > self.max_count {
+            return Err(PsiError::Malformed(format!(
+                "client sent {count} shares, at most {} matches are possible",
+                self.max_count
+            )));
+        }
+        let pk = self.sk.public_key();
+        let shares = request
+            .ciphertexts
+            .par_iter()
+            .map(|b| {
+                let c = pk.ciphertext_from_bytes_be(b)?;
+                let m = self.sk.decrypt(&c)?;
+                Ok(low_u64(&m.to_bytes_be()))
+            })
+            .collect::<Result<Vec<u64>, crate::Error>>()?;
+        Ok(ServerOutput {
+            intersection_size: Some(shares.len()),
+            shares: Some(shares),
+        })
+    }
+}
+
+/// Tag length in the raw format: 30 + ceil(log2(N * M)) bits, rounded up to bytes, so the
+/// chance that any of the N * M pairs of distinct elements collides is at most 2^-30.
+pub fn raw_tag_bytes(n: u64, m: u64) -> usize {
+    let pairs = ceil_log2(n.max(1)) + ceil_log2(m.max(1));
+    (30 + pairs).div_ceil(8).max(4) as usize
+}
+
+/// The low 64 bits of a big-endian integer.
+pub(crate) fn low_u64(be: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let k = be.len().min(8);
+    b[8 - k..].copy_from_slice(&be[be.len() - k..]);
+    u64::from_be_bytes(b)
+}
+
+/// Fisher-Yates with a CSPRNG (rejection sampling for uniform indices).
+fn shuffle<T, R: CryptoRng + ?Sized>(v: &mut [T], rng: &mut R) {
+    for i in (1..v.len()).rev() {
+        let bound = i as u64 + 1;
+        let zone = u64::MAX - (u64::MAX % bound);
+        let j = loop {
+            let mut b = [0u8; 8];
+            rng.fill_bytes(&mut b);
+            let x = u64::from_le_bytes(b);
+            if x < zone {
+                break (x % bound) as usize;
+            }
+        };
+        v.swap(i, j);
+    }
+}
