@@ -232,6 +232,9 @@ impl Transport for TcpTransport {
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {
+        // One deadline for the whole frame, so a peer that trickles bytes cannot hold us
+        // past the timeout either.
+        let start = std::time::Instant::now();
         let mut len = [0u8; 4];
         self.stream
             .read_exact(&mut len)
@@ -255,6 +258,9 @@ impl Transport for TcpTransport {
                 .map_err(|e| io_err(e, self.timeout))?;
             if got == 0 {
                 return Err(NetError::Closed);
+            }
+            if start.elapsed() > self.timeout {
+                return Err(NetError::Timeout(self.timeout));
             }
             buf.extend_from_slice(&chunk[..got]);
         }

@@ -1,7 +1,7 @@
 //! The client's role: blinds its elements, unblinds the server's evaluations and matches
 //! them against the server's set.
 
-use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::ristretto::{RistrettoBasepointTable, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use num_bigint::BigUint;
 use rand_core::CryptoRng;
@@ -15,7 +15,7 @@ use super::msgs::{
     ClientRequest, EncodedSet, PROTOCOL_VERSION, ServerHello, ServerResponse, SharesRequest,
     SumReply, SumRequest,
 };
-use super::oprf::{Blind, decode_element, hash_to_group};
+use super::oprf::{Blind, compress_halved_batch, decode_element, hash_to_group};
 use super::{ClientConfig, ClientOutput, Mode, check_elements, output_for, pad, session_dst};
 use crate::paillier::{Ciphertext, Plaintext, PublicKey};
 
@@ -39,9 +39,14 @@ impl core::fmt::Debug for Client {
 
 /// Blinds: one per element (intersection, shares) or one for all (cardinality, sum).
 enum Blinds {
-    PerElement(Vec<Blind>),
+    /// Additive: the client sends H(x) + r G and subtracts r pkS from the evaluation.
+    PerElement(Vec<Blind>, Box<RistrettoBasepointTable>),
+    /// Multiplicative (RFC 9497's `Blind`), one r for every element.
     Shared(Blind),
 }
+
+/// Elements per batch of parallel work.
+const CHUNK: usize = 1024;
 
 /// The client after sending its blinded elements.
 pub struct ClientAwaitResponse {
@@ -143,19 +148,35 @@ impl Client {
             .collect::<Result<_, _>>()?;
         let (blinded, blinds) = match self.config.mode {
             Mode::Intersection | Mode::Shares => {
+                // Additive blinding: H(x) + r G is uniform whatever x is, and the fixed-base
+                // multiplications (by G now, by pkS after) cost about half a variable-base one.
+                let pk_s = decode_element(&hello.public_key, 0).map_err(|_| {
+                    PsiError::Malformed(
+                        "the server's OPRF public key is not a valid element".into(),
+                    )
+                })?;
                 let blinds: Vec<Blind> = (0..hashed.len()).map(|_| Blind::random(rng)).collect();
                 let blinded = hashed
                     .par_iter()
                     .zip(blinds.par_iter())
-                    .map(|(h, b)| (h * b.scalar()).compress().to_bytes())
+                    .map(|(h, b)| {
+                        (h + RistrettoPoint::mul_base(b.scalar()))
+                            .compress()
+                            .to_bytes()
+                    })
                     .collect();
-                (blinded, Blinds::PerElement(blinds))
+                let table = Box::new(RistrettoBasepointTable::create(&pk_s));
+                (blinded, Blinds::PerElement(blinds, table))
             }
             Mode::Cardinality | Mode::Sum => {
                 let b = Blind::random(rng);
+                let half = b.scalar() * Scalar::from(2u8).invert();
                 let blinded = hashed
-                    .par_iter()
-                    .map(|h| (h * b.scalar()).compress().to_bytes())
+                    .par_chunks(CHUNK)
+                    .flat_map_iter(|hs| {
+                        let halves: Vec<RistrettoPoint> = hs.iter().map(|h| h * half).collect();
+                        compress_halved_batch(&halves)
+                    })
                     .collect();
                 (blinded, Blinds::Shared(b))
             }
@@ -258,27 +279,29 @@ impl ClientAwaitResponse {
             .collect::<Result<_, _>>()?;
         // The client's OPRF outputs.
         let outputs: Vec<[u8; 64]> = match blinds {
-            Blinds::PerElement(blinds) => {
-                let mut inv: Vec<Scalar> = blinds.iter().map(|b| *b.scalar()).collect();
-                Scalar::batch_invert(&mut inv);
+            Blinds::PerElement(blinds, table) => evaluated
+                .par_iter()
+                .zip(blinds.par_iter())
+                .zip(client.elements.par_iter())
+                .map(|((z, r), x)| {
+                    let n = z - &*table * r.scalar();
+                    output_for(hello.mode, x, &n.compress().to_bytes())
+                })
+                .collect(),
+            Blinds::Shared(b) => {
+                let mut half_inv = b.scalar().invert() * Scalar::from(2u8).invert();
                 let out = evaluated
-                    .par_iter()
-                    .zip(inv.par_iter())
-                    .zip(client.elements.par_iter())
-                    .map(|((z, r_inv), x)| {
-                        output_for(hello.mode, x, &(z * r_inv).compress().to_bytes())
+                    .par_chunks(CHUNK)
+                    .flat_map_iter(|zs| {
+                        let halves: Vec<RistrettoPoint> = zs.iter().map(|z| z * half_inv).collect();
+                        compress_halved_batch(&halves)
+                            .into_iter()
+                            .map(|e| output_for(hello.mode, &[], &e))
+                            .collect::<Vec<_>>()
                     })
                     .collect();
-                inv.zeroize();
-                drop(blinds);
+                half_inv.zeroize();
                 out
-            }
-            Blinds::Shared(b) => {
-                let r_inv = b.scalar().invert();
-                evaluated
-                    .par_iter()
-                    .map(|z| output_for(hello.mode, &[], &(z * r_inv).compress().to_bytes()))
-                    .collect()
             }
         };
         // Matches, in the client's order (for shuffled modes the order is meaningless).

@@ -38,6 +38,8 @@ pub struct ServerHello {
     pub mode: Mode,
     /// Fresh random session identifier (part of the hash-to-group domain tag).
     pub session_id: [u8; 16],
+    /// The session's OPRF public key skS * G (for the client's additive blinding).
+    pub public_key: [u8; 32],
     /// The application's session label (both sides must agree).
     pub label: Vec<u8>,
     /// Number of server elements.
@@ -154,6 +156,7 @@ impl Message {
                 w.extend_from_slice(&h.version.to_be_bytes());
                 w.push(h.mode.code());
                 w.extend_from_slice(&h.session_id);
+                w.extend_from_slice(&h.public_key);
                 put_bytes(&mut w, &h.label);
                 w.extend_from_slice(&h.server_count.to_be_bytes());
                 w.extend_from_slice(&h.threshold.to_be_bytes());
@@ -225,6 +228,7 @@ impl Message {
                 let mode = Mode::from_code(r.u8("mode")?)
                     .ok_or_else(|| PsiError::Malformed("unknown mode".into()))?;
                 let session_id = r.array::<16>("session id")?;
+                let public_key = r.array::<32>("public key")?;
                 let label = r.bytes("label")?;
                 if label.len() > MAX_LABEL {
                     return Err(PsiError::Malformed("session label over 64 bytes".into()));
@@ -250,6 +254,7 @@ impl Message {
                     version,
                     mode,
                     session_id,
+                    public_key,
                     label,
                     server_count,
                     threshold,
@@ -434,6 +439,7 @@ mod tests {
                 version: 1,
                 mode: Mode::Sum,
                 session_id: [7; 16],
+                public_key: [8; 32],
                 label: b"x".to_vec(),
                 server_count: 3,
                 threshold: 2,

@@ -12,9 +12,12 @@ use super::msgs::{
     ClientRequest, EncodedSet, MAX_ELEMENTS, PROTOCOL_VERSION, ServerHello, ServerResponse,
     SetFormat, SharesRequest, SumReply, SumRequest,
 };
-use super::oprf::{OprfKey, decode_element};
+use super::oprf::{OprfKey, decode_element, hash_to_group};
 use super::{Mode, ServerConfig, ServerOutput, check_elements, output_for, pad, session_dst};
 use crate::paillier::{Ciphertext, Plaintext, SecretKey};
+
+/// Elements per batch of parallel work (one shared inversion per batch).
+const CHUNK: usize = 1024;
 
 /// A server before the session starts.
 pub struct Server {
@@ -138,6 +141,7 @@ impl Server {
         let mut session_id = [0u8; 16];
         rng.fill_bytes(&mut session_id);
         let hello = ServerHello {
+            public_key: [0; 32],
             version: PROTOCOL_VERSION,
             mode: self.config.mode,
             session_id,
@@ -152,6 +156,10 @@ impl Server {
         };
         let dst = session_dst(self.config.mode, &session_id, self.config.label.as_bytes());
         let key = OprfKey::random(rng);
+        let hello = ServerHello {
+            public_key: key.public_key().compress().to_bytes(),
+            ..hello
+        };
         (
             hello,
             ServerAwaitRequest {
@@ -190,8 +198,8 @@ impl ServerAwaitRequest {
             .map(|(i, b)| decode_element(b, i))
             .collect::<Result<_, _>>()?;
         let mut evaluated: Vec<[u8; 32]> = points
-            .par_iter()
-            .map(|p| key.blind_evaluate(p).compress().to_bytes())
+            .par_chunks(CHUNK)
+            .flat_map_iter(|c| key.blind_evaluate_batch_compressed(c))
             .collect();
         let mode = server.config.mode;
         if matches!(mode, Mode::Cardinality | Mode::Sum) {
@@ -200,12 +208,23 @@ impl ServerAwaitRequest {
         // The server's own OPRF outputs.
         let outputs: Vec<[u8; 64]> = server
             .elements
-            .par_iter()
-            .map(|y| {
-                let e = key.evaluate_element(y, &dst)?;
-                Ok(output_for(mode, y, &e.compress().to_bytes()))
+            .par_chunks(CHUNK)
+            .map(|ys| {
+                let hashed = ys
+                    .iter()
+                    .map(|y| hash_to_group(y, &dst))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let evals = key.blind_evaluate_batch_compressed(&hashed);
+                Ok(ys
+                    .iter()
+                    .zip(&evals)
+                    .map(|(y, e)| output_for(mode, y, e))
+                    .collect::<Vec<_>>())
             })
-            .collect::<Result<_, PsiError>>()?;
+            .collect::<Result<Vec<_>, PsiError>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         drop(key);
         let n = outputs.len() as u64;
         // Sort (tag, index) so the set order says nothing about the input order.

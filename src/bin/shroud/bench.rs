@@ -15,6 +15,8 @@ pub enum BenchCommand {
     Paillier(PaillierArgs),
     /// Differential privacy: RDP and PLD epsilons, discrete Gaussian sampling, calibration.
     Dp(DpArgs),
+    /// Private set intersection: both roles on N x N elements, phases, bytes each way.
+    Psi(crate::bench_psi::PsiArgs),
 }
 
 #[derive(Args)]
@@ -110,6 +112,7 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
     match cmd {
         BenchCommand::Paillier(a) => paillier(a),
         BenchCommand::Dp(a) => dp(a),
+        BenchCommand::Psi(a) => crate::bench_psi::run(a),
     }
 }
 

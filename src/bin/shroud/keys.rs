@@ -93,7 +93,7 @@ fn load_public(path: &Path) -> Result<PublicKey, Failure> {
         .map_err(|e| Failure(format!("{}: {e}", path.display())))
 }
 
-fn load_secret(path: &Path) -> Result<SecretKey, Failure> {
+pub fn load_secret(path: &Path) -> Result<SecretKey, Failure> {
     let text = read_small(path)?;
     jwk::secret_key_from_jwk(&text)
         .map(|(sk, _)| sk)

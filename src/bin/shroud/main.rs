@@ -1,9 +1,11 @@
 //! The `shroud` command-line tool.
 
 mod bench;
+mod bench_psi;
 mod demo;
 mod dp;
 mod keys;
+mod psi;
 
 use std::process::ExitCode;
 
@@ -41,6 +43,11 @@ enum Command {
     Dp {
         #[command(subcommand)]
         what: dp::DpCommand,
+    },
+    /// Private set intersection: serve, query, or both roles locally.
+    Psi {
+        #[command(subcommand)]
+        what: psi::PsiCommand,
     },
     /// Run the worked example: encrypted risk scoring between a hospital and a model owner.
     Demo,
@@ -93,6 +100,7 @@ fn main() -> ExitCode {
         Command::Multiply(a) => keys::multiply(a),
         Command::Bench { what } => bench::run(what),
         Command::Dp { what } => dp::run(what),
+        Command::Psi { what } => psi::run(what),
         Command::Demo => demo::run(),
     };
     match result {
