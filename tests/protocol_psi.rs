@@ -72,7 +72,8 @@ fn edge_cases_every_mode_and_format() {
         .into_iter()
         .chain(ids("b", 0..10))
         .collect();
-    let cases: Vec<(&str, Vec<Vec<u8>>, Vec<Vec<u8>>)> = vec![
+    type Case = (&'static str, Vec<Vec<u8>>, Vec<Vec<u8>>);
+    let cases: Vec<Case> = vec![
         ("empty client", a.clone(), vec![]),
         ("empty server", vec![], a.clone()),
         ("both empty", vec![], vec![]),

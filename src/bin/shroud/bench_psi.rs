@@ -64,7 +64,7 @@ fn calibrate_mul_us() -> f64 {
     let runs = 2000;
     let t = Instant::now();
     for _ in 0..runs {
-        p = p * k;
+        p *= k;
     }
     std::hint::black_box(p);
     t.elapsed().as_secs_f64() * 1e6 / runs as f64
