@@ -49,3 +49,13 @@ fn binary_ciphertexts() {
 fn round_trip() {
     replay("round_trip", fuzz_common::round_trip);
 }
+
+#[test]
+fn psi_message() {
+    replay("psi_message", fuzz_common::psi_message);
+}
+
+#[test]
+fn psi_gcs() {
+    replay("psi_gcs", fuzz_common::psi_gcs);
+}

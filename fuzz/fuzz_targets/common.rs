@@ -108,4 +108,31 @@ pub mod fuzz_common {
             Err(e) => assert!(!x.is_finite() || matches!(e, shroud::Error::EncodingOverflow(_)), "{e}"),
         }
     }
+
+    /// PSI frames: decoding never panics, and whatever decodes re-encodes to the same bytes.
+    pub fn psi_message(data: &[u8]) {
+        if let Ok(m) = shroud::psi::Message::decode(data) {
+            let again = m.encode();
+            // Abort reasons are decoded lossily (invalid UTF-8 is replaced), so only
+            // compare the frames whose encoding is canonical.
+            if !matches!(m, shroud::psi::Message::Abort(_)) {
+                assert_eq!(again, data);
+            }
+            assert_eq!(shroud::psi::Message::decode(&again).unwrap(), m);
+        }
+    }
+
+    /// Golomb-Rice sets: decoding hostile bytes never panics or loops, and what decodes
+    /// re-encodes identically.
+    pub fn psi_gcs(data: &[u8]) {
+        if data.len() < 3 {
+            return;
+        }
+        let p = u32::from(data[0] % 70);
+        let n = u64::from(u16::from_le_bytes([data[1], data[2]]));
+        if let Ok(g) = shroud::psi::gcs::Gcs::decode(&data[3..], n, p) {
+            assert_eq!(g.values.len() as u64, n);
+            assert_eq!(g.encode(), &data[3..]);
+        }
+    }
 }
