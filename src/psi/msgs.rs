@@ -414,8 +414,10 @@ impl<'a> Reader<'a> {
     fn fixed_list(&mut self, what: &str) -> Result<Vec<Vec<u8>>, PsiError> {
         let n = self.u32(what)? as usize;
         let width = self.u32(what)? as usize;
-        if n > 0 && width == 0 {
-            return Err(PsiError::Malformed(format!("{what}: zero-width items")));
+        if (n > 0) != (width > 0) {
+            // An empty list is encoded with width 0 and items are never empty, so every
+            // list has exactly one encoding.
+            return Err(PsiError::Malformed(format!("{what}: {n} items of width {width}")));
         }
         let total = n
             .checked_mul(width)
