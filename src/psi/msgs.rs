@@ -417,7 +417,9 @@ impl<'a> Reader<'a> {
         if (n > 0) != (width > 0) {
             // An empty list is encoded with width 0 and items are never empty, so every
             // list has exactly one encoding.
-            return Err(PsiError::Malformed(format!("{what}: {n} items of width {width}")));
+            return Err(PsiError::Malformed(format!(
+                "{what}: {n} items of width {width}"
+            )));
         }
         let total = n
             .checked_mul(width)
