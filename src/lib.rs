@@ -25,6 +25,7 @@ pub mod dp;
 pub mod encoding;
 pub mod error;
 pub mod format;
+pub mod mpc;
 pub mod net;
 pub mod paillier;
 pub mod psi;

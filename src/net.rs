@@ -57,6 +57,15 @@ pub trait Transport {
     /// # Errors
     /// [`NetError`] if the peer is gone, the read times out or the frame is too large.
     fn recv(&mut self) -> Result<Vec<u8>, NetError>;
+    /// Sends one message and receives one, without deadlocking when both sides send large
+    /// messages at once (the TCP transport writes from a second thread).
+    ///
+    /// # Errors
+    /// As [`Transport::send`] and [`Transport::recv`].
+    fn exchange(&mut self, msg: &[u8]) -> Result<Vec<u8>, NetError> {
+        self.send(msg)?;
+        self.recv()
+    }
     /// Total bytes sent so far (payload plus framing).
     fn bytes_sent(&self) -> u64;
     /// Total bytes received so far (payload plus framing).
@@ -160,6 +169,11 @@ impl TcpTransport {
         })
     }
 
+    /// The underlying stream.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     /// Connects to `addr`, retrying until `timeout` passes (the peer may still be starting).
     ///
     /// # Errors
@@ -229,6 +243,35 @@ impl Transport for TcpTransport {
             .map_err(|e| io_err(e, self.timeout))?;
         self.sent += msg.len() as u64 + 4;
         Ok(())
+    }
+
+    fn exchange(&mut self, msg: &[u8]) -> Result<Vec<u8>, NetError> {
+        let len = u32::try_from(msg.len()).map_err(|_| NetError::FrameTooLarge {
+            len: msg.len(),
+            max: u32::MAX as usize,
+        })?;
+        let mut writer = self
+            .stream
+            .try_clone()
+            .map_err(|e| NetError::Io(e.to_string()))?;
+        let timeout = self.timeout;
+        let (sent, received) = std::thread::scope(|s| {
+            let w = s.spawn(move || {
+                writer
+                    .write_all(&len.to_be_bytes())
+                    .and_then(|()| writer.write_all(msg))
+                    .and_then(|()| writer.flush())
+                    .map_err(|e| io_err(e, timeout))
+            });
+            let r = self.recv();
+            let sent = w
+                .join()
+                .unwrap_or_else(|_| Err(NetError::Io("writer thread panicked".into())));
+            (sent, r)
+        });
+        sent?;
+        self.sent += msg.len() as u64 + 4;
+        received
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {

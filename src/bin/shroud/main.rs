@@ -5,6 +5,7 @@ mod bench_psi;
 mod demo;
 mod dp;
 mod keys;
+mod mpc;
 mod psi;
 
 use std::process::ExitCode;
@@ -48,6 +49,11 @@ enum Command {
     Psi {
         #[command(subcommand)]
         what: psi::PsiCommand,
+    },
+    /// Secret-shared computation among several parties (joint statistics).
+    Mpc {
+        #[command(subcommand)]
+        what: mpc::MpcCommand,
     },
     /// Run the worked example: encrypted risk scoring between a hospital and a model owner.
     Demo,
@@ -101,6 +107,7 @@ fn main() -> ExitCode {
         Command::Bench { what } => bench::run(what),
         Command::Dp { what } => dp::run(what),
         Command::Psi { what } => psi::run(what),
+        Command::Mpc { what } => mpc::run(what),
         Command::Demo => demo::run(),
     };
     match result {

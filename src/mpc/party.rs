@@ -1,0 +1,497 @@
+//! A party of the secret-sharing engine: the driver that moves the sans-IO rounds of
+//! [`super::ops`] over a [`Mesh`] of transports to every other party.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use rand_core::CryptoRng;
+
+use super::error::MpcError;
+use super::fixed::FractionalBits;
+use super::ops;
+use super::share::{Shared, share};
+use super::triples::TripleSource;
+use crate::net::{DEFAULT_MAX_FRAME, MemoryTransport, NetError, TcpTransport, Transport};
+
+/// Connections from one party to every other.
+pub struct Mesh {
+    me: usize,
+    links: Vec<Option<Box<dyn Transport + Send>>>,
+}
+
+impl core::fmt::Debug for Mesh {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Mesh(party {} of {})", self.me, self.links.len())
+    }
+}
+
+const HANDSHAKE: &[u8; 8] = b"SHRDMPC1";
+
+impl Mesh {
+    /// `n` parties connected in memory (for tests, benchmarks and `--local`).
+    pub fn memory(n: usize) -> Vec<Mesh> {
+        let mut links: Vec<Vec<Option<Box<dyn Transport + Send>>>> =
+            (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        for i in 0..n {
+            for j in i + 1..n {
+                let (a, b) = MemoryTransport::pair();
+                links[i][j] = Some(Box::new(a));
+                links[j][i] = Some(Box::new(b));
+            }
+        }
+        links
+            .into_iter()
+            .enumerate()
+            .map(|(me, links)| Mesh { me, links })
+            .collect()
+    }
+
+    /// Party `me` of `addrs.len()` joins over TCP: it listens on `addrs[me]`, connects to
+    /// every lower-numbered party and accepts the higher-numbered ones. Each connection
+    /// starts with a handshake naming the protocol, both party indices and the number of
+    /// parties; a peer that claims another index, or a second connection from the same
+    /// party, is refused.
+    ///
+    /// # Errors
+    /// [`MpcError::Net`] on a timeout, a refused or failed handshake, or an address that
+    /// cannot be bound or resolved.
+    pub fn tcp(me: usize, addrs: &[String], timeout: Duration) -> Result<Mesh, MpcError> {
+        let n = addrs.len();
+        if n < 2 || me >= n {
+            return Err(MpcError::InvalidInput(format!(
+                "party {me} of {n}: need at least 2 parties and an index below n"
+            )));
+        }
+        let listener = TcpListener::bind(&addrs[me])
+            .map_err(|e| NetError::Io(format!("cannot listen on {}: {e}", addrs[me])))?;
+        let mut links: Vec<Option<Box<dyn Transport + Send>>> = (0..n).map(|_| None).collect();
+        for (j, addr) in addrs.iter().enumerate().take(me) {
+            let mut t = TcpTransport::connect(addr, timeout, DEFAULT_MAX_FRAME)?;
+            let mut hello = HANDSHAKE.to_vec();
+            for x in [me as u32, j as u32, n as u32] {
+                hello.extend_from_slice(&x.to_be_bytes());
+            }
+            t.send(&hello)?;
+            let ack = t.recv()?;
+            if ack != b"ok" {
+                return Err(NetError::Handshake(format!(
+                    "party {j} at {addr} refused: {}",
+                    String::from_utf8_lossy(&ack)
+                ))
+                .into());
+            }
+            links[j] = Some(Box::new(t));
+        }
+        for _ in me + 1..n {
+            let mut t = TcpTransport::accept(&listener, timeout, 64)?;
+            let hello = t.recv()?;
+            let field = |i: usize| -> u32 {
+                u32::from_be_bytes(
+                    hello[8 + 4 * i..12 + 4 * i]
+                        .try_into()
+                        .expect("length checked"),
+                )
+            };
+            let problem = if hello.len() != 20 || &hello[..8] != HANDSHAKE {
+                Some("not a shroud mpc handshake".to_string())
+            } else if field(1) as usize != me || field(2) as usize != n {
+                Some(format!(
+                    "peer expects party {} of {}, this is party {me} of {n}",
+                    field(1),
+                    field(2)
+                ))
+            } else if (field(0) as usize) <= me || field(0) as usize >= n {
+                Some(format!(
+                    "peer claims index {}, expected one of {}..{n}",
+                    field(0),
+                    me + 1
+                ))
+            } else if links[field(0) as usize].is_some() {
+                Some(format!("party {} connected twice", field(0)))
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                let _ = t.send(p.as_bytes());
+                return Err(NetError::Handshake(p).into());
+            }
+            t.send(b"ok")?;
+            let j = field(0) as usize;
+            // After the handshake the frame limit goes back to the default.
+            let stream = t.into_stream();
+            links[j] = Some(Box::new(TcpTransport::new(
+                stream,
+                timeout,
+                DEFAULT_MAX_FRAME,
+            )?));
+        }
+        Ok(Mesh { me, links })
+    }
+
+    /// This party's index.
+    pub fn me(&self) -> usize {
+        self.me
+    }
+
+    /// Number of parties.
+    pub fn parties(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Sends `msg` to every other party and returns what each sent (own slot: `msg`).
+    ///
+    /// # Errors
+    /// The first transport failure.
+    pub fn exchange_all(&mut self, msg: &[u8]) -> Result<Vec<Vec<u8>>, MpcError> {
+        let me = self.me;
+        let results: Vec<Result<Vec<u8>, NetError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .links
+                .iter_mut()
+                .map(|l| l.as_mut().map(|t| s.spawn(move || t.exchange(msg))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h {
+                    Some(h) => h
+                        .join()
+                        .unwrap_or_else(|_| Err(NetError::Io("exchange thread panicked".into()))),
+                    None => Ok(msg.to_vec()),
+                })
+                .collect()
+        });
+        let _ = me;
+        results
+            .into_iter()
+            .map(|r| r.map_err(MpcError::from))
+            .collect()
+    }
+
+    fn link(&mut self, j: usize) -> Result<&mut (dyn Transport + Send), MpcError> {
+        match self.links.get_mut(j) {
+            Some(Some(t)) => Ok(t.as_mut()),
+            _ => Err(MpcError::InvalidInput(format!("no link to party {j}"))),
+        }
+    }
+
+    /// Bytes sent to all peers so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.links.iter().flatten().map(|t| t.bytes_sent()).sum()
+    }
+}
+
+/// Encodes an opening: the operation number, then the values (little-endian).
+fn encode_values(tag: u64, values: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + 8 * values.len());
+    out.extend_from_slice(&tag.to_be_bytes());
+    out.extend_from_slice(&(values.len() as u32).to_be_bytes());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+fn decode_values(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<Vec<u64>, MpcError> {
+    if frame.len() < 12 {
+        return Err(MpcError::Malformed {
+            party,
+            reason: "frame shorter than its header".into(),
+        });
+    }
+    let got_tag = u64::from_be_bytes(frame[..8].try_into().expect("8 bytes"));
+    if got_tag != tag {
+        return Err(MpcError::PeerMisbehaved(format!(
+            "party {party} sent a message for operation {got_tag} during operation {tag} (replayed or out of order: correlated randomness is used once)"
+        )));
+    }
+    let count = u32::from_be_bytes(frame[8..12].try_into().expect("4 bytes")) as usize;
+    if count != want || frame.len() != 12 + 8 * want {
+        return Err(MpcError::Malformed {
+            party,
+            reason: format!("{count} values in {} bytes, expected {want}", frame.len()),
+        });
+    }
+    Ok(frame[12..]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect())
+}
+
+/// One party of an n-party computation over Z_2^64, semi-honest (see
+/// [`super::spdz`] for the authenticated mode).
+pub struct Party<S: TripleSource> {
+    mesh: Mesh,
+    source: S,
+    op: u64,
+    frac: FractionalBits,
+}
+
+impl<S: TripleSource> core::fmt::Debug for Party<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Party({} of {}, op {})",
+            self.mesh.me,
+            self.mesh.parties(),
+            self.op
+        )
+    }
+}
+
+impl<S: TripleSource> Party<S> {
+    /// A party over `mesh`, drawing correlated randomness from `source`.
+    pub fn new(mesh: Mesh, source: S, frac: FractionalBits) -> Self {
+        Self {
+            mesh,
+            source,
+            op: 0,
+            frac,
+        }
+    }
+
+    /// This party's index.
+    pub fn index(&self) -> usize {
+        self.mesh.me
+    }
+
+    /// Number of parties.
+    pub fn parties(&self) -> usize {
+        self.mesh.parties()
+    }
+
+    /// Fractional bits of the fixed-point encoding.
+    pub fn frac(&self) -> FractionalBits {
+        self.frac
+    }
+
+    /// Bytes this party has sent.
+    pub fn bytes_sent(&self) -> u64 {
+        self.mesh.bytes_sent()
+    }
+
+    /// Opens values: every party sends its shares to every other and adds them up.
+    ///
+    /// # Errors
+    /// [`MpcError::PeerMisbehaved`] for a message about another operation,
+    /// [`MpcError::Malformed`] for a wrong length, [`MpcError::Net`] on transport failure.
+    pub fn open_raw(&mut self, mine: &[u64]) -> Result<Vec<u64>, MpcError> {
+        let tag = self.op;
+        self.op += 1;
+        let frames = self.mesh.exchange_all(&encode_values(tag, mine))?;
+        let mut out = mine.to_vec();
+        for (j, f) in frames.iter().enumerate() {
+            if j == self.mesh.me {
+                continue;
+            }
+            let vals = decode_values(j, tag, mine.len(), f)?;
+            for (o, v) in out.iter_mut().zip(&vals) {
+                *o = o.wrapping_add(*v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks that every party passes the same `context` (the computation's description,
+    /// e.g. column names), so parties configured differently stop with a clear error.
+    ///
+    /// # Errors
+    /// [`MpcError::InvalidInput`] naming the first party that disagrees.
+    pub fn agree(&mut self, context: &[u8]) -> Result<(), MpcError> {
+        let tag = self.op;
+        self.op += 1;
+        let mut msg = tag.to_be_bytes().to_vec();
+        msg.extend_from_slice(context);
+        let frames = self.mesh.exchange_all(&msg)?;
+        for (j, f) in frames.iter().enumerate() {
+            if f != &msg {
+                return Err(MpcError::InvalidInput(format!(
+                    "party {j} is running another computation: {:?}, this party {:?}",
+                    String::from_utf8_lossy(f.get(8..).unwrap_or_default()),
+                    String::from_utf8_lossy(context)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reveals a shared value to every party.
+    ///
+    /// # Errors
+    /// As [`Party::open_raw`].
+    pub fn reveal(&mut self, x: &Shared) -> Result<Vec<u64>, MpcError> {
+        self.open_raw(&x.v)
+    }
+
+    /// Secret-shares `owner`'s values (`Some` at the owner, `None` elsewhere; `len` must
+    /// agree): the owner sends each party a random share.
+    ///
+    /// # Errors
+    /// [`MpcError::InvalidInput`] if this party is the owner and has no values (or is not
+    /// and has some); transport and message errors as [`Party::open_raw`].
+    pub fn input<R: CryptoRng + ?Sized>(
+        &mut self,
+        owner: usize,
+        values: Option<&[u64]>,
+        len: usize,
+        rng: &mut R,
+    ) -> Result<Shared, MpcError> {
+        let me = self.mesh.me;
+        let tag = self.op;
+        self.op += 1;
+        if owner >= self.parties() {
+            return Err(MpcError::InvalidInput(format!("no party {owner}")));
+        }
+        match (owner == me, values) {
+            (true, Some(v)) => {
+                if v.len() != len {
+                    return Err(MpcError::InvalidInput(format!(
+                        "{} values, {len} announced",
+                        v.len()
+                    )));
+                }
+                let mut shares = share(v, self.parties(), rng)?;
+                for (j, s) in shares.iter().enumerate() {
+                    if j != me {
+                        self.mesh.link(j)?.send(&encode_values(tag, &s.v))?;
+                    }
+                }
+                Ok(shares.swap_remove(me))
+            }
+            (false, None) => {
+                let frame = self.mesh.link(owner)?.recv()?;
+                Ok(Shared::from_vec(decode_values(owner, tag, len, &frame)?))
+            }
+            _ => Err(MpcError::InvalidInput(
+                "only the owner passes values to input".into(),
+            )),
+        }
+    }
+
+    /// x * y elementwise (Beaver triples).
+    ///
+    /// # Errors
+    /// Shape mismatch, exhausted triples, or as [`Party::open_raw`].
+    pub fn mul(&mut self, x: &Shared, y: &Shared) -> Result<Shared, MpcError> {
+        let t = self.source.triples(x.len())?;
+        let (open, pending) = ops::mul_start(self.mesh.me, x, y, t)?;
+        let opened = self.open_raw(&open)?;
+        pending.finish(&opened)
+    }
+
+    /// x^2 elementwise (square pairs).
+    ///
+    /// # Errors
+    /// As [`Party::mul`].
+    pub fn square(&mut self, x: &Shared) -> Result<Shared, MpcError> {
+        let s = self.source.squares(x.len())?;
+        let (open, pending) = ops::square_start(self.mesh.me, x, s)?;
+        let opened = self.open_raw(&open)?;
+        pending.finish(&opened)
+    }
+
+    /// X Y for shared matrices (matrix triple).
+    ///
+    /// # Errors
+    /// As [`Party::mul`].
+    pub fn matmul(&mut self, x: &Shared, y: &Shared) -> Result<Shared, MpcError> {
+        let (m, k) = x.shape();
+        let n = y.shape().1;
+        let t = self.source.matrix_triple(m, k, n)?;
+        let (open, pending) = ops::matmul_start(self.mesh.me, x, y, t)?;
+        let opened = self.open_raw(&open)?;
+        pending.finish(&opened)
+    }
+
+    /// Dealer-assisted truncation by `bits` (|x| < 2^62).
+    ///
+    /// # Errors
+    /// As [`Party::mul`].
+    pub fn truncate(&mut self, x: &Shared, bits: u32) -> Result<Shared, MpcError> {
+        let p = self.source.trunc_pairs(x.len(), bits)?;
+        let (open, pending) = ops::trunc_start(self.mesh.me, x, p)?;
+        let opened = self.open_raw(&open)?;
+        pending.finish(&opened)
+    }
+
+    /// Fixed-point product: multiply, then truncate by f.
+    ///
+    /// # Errors
+    /// As [`Party::mul`].
+    pub fn mul_fixed(&mut self, x: &Shared, y: &Shared) -> Result<Shared, MpcError> {
+        let z = self.mul(x, y)?;
+        self.truncate(&z, self.frac.get())
+    }
+
+    /// Fixed-point matrix product.
+    ///
+    /// # Errors
+    /// As [`Party::mul`].
+    pub fn matmul_fixed(&mut self, x: &Shared, y: &Shared) -> Result<Shared, MpcError> {
+        let z = self.matmul(x, y)?;
+        self.truncate(&z, self.frac.get())
+    }
+
+    /// Public fixed-point constant times a shared fixed-point value.
+    ///
+    /// # Errors
+    /// [`MpcError::Encoding`] if `k` does not encode; as [`Party::truncate`].
+    pub fn mul_public_fixed(&mut self, x: &Shared, k: f64) -> Result<Shared, MpcError> {
+        let k = self.frac.encode(k)?;
+        self.truncate(&x.mul_public(k), self.frac.get())
+    }
+
+    /// The logistic function, by an odd degree-9 polynomial in t = x / 8 fitted (minimax)
+    /// on [-8, 8]: 0.5 + 1.8731 t - 6.1571 t^3 + 12.8954 t^5 - 12.9406 t^7 + 4.8376 t^9.
+    ///
+    /// # Accuracy
+    /// At most 0.0088 from the true sigmoid on [-8, 8] in exact arithmetic, plus the
+    /// fixed-point rounding (about 2^-12 with f = 16; `tests/prop_mpc.rs` measures at most
+    /// 0.0095 in total). Outside [-8, 8] the polynomial diverges: clip inputs first.
+    /// Costs 5 multiplications and 10 truncations (5 rounds of each).
+    ///
+    /// # Errors
+    /// As [`Party::mul`]; [`sigmoid_request`] says what correlated randomness it uses.
+    pub fn sigmoid(&mut self, x: &Shared) -> Result<Shared, MpcError> {
+        const C: [f64; 5] = [
+            1.873_145_850_957_742_8,
+            -6.157_096_281_036_651,
+            12.895_423_685_370_886,
+            -12.940_622_359_031_38,
+            4.837_576_725_750_273,
+        ];
+        let t = self.mul_public_fixed(x, 0.125)?;
+        let t2 = self.square(&t)?;
+        let t2 = self.truncate(&t2, self.frac.get())?;
+        let t3 = self.mul_fixed(&t2, &t)?;
+        let t5 = self.mul_fixed(&t3, &t2)?;
+        let t7 = self.mul_fixed(&t5, &t2)?;
+        let t9 = self.mul_fixed(&t7, &t2)?;
+        let f = self.frac;
+        let mut acc = Shared::zeros(x.rows, x.cols);
+        for (c, p) in C.iter().zip([&t, &t3, &t5, &t7, &t9]) {
+            acc = acc.add(&p.mul_public(f.encode(*c)?))?;
+        }
+        let acc = self.truncate(&acc, f.get())?;
+        let half = vec![f.encode(0.5)?; x.len()];
+        acc.add_public(self.mesh.me, &half)
+    }
+
+    /// SecureML's local truncation (two parties only; see [`ops::trunc_local`]).
+    ///
+    /// # Errors
+    /// [`MpcError::InvalidInput`] with more than two parties.
+    pub fn truncate_local(&self, x: &Shared, bits: u32) -> Result<Shared, MpcError> {
+        ops::trunc_local(self.mesh.me, self.parties(), x, bits)
+    }
+}
+
+/// Correlated randomness that [`Party::sigmoid`] uses for `count` values: 1 square pair,
+/// 4 triples and 7 truncations of f bits per value.
+pub fn sigmoid_request(count: usize, frac: FractionalBits) -> super::dealer::Request {
+    super::dealer::Request {
+        triples: 4 * count,
+        squares: count,
+        matrix: vec![],
+        trunc: vec![(7 * count, frac.get())],
+    }
+}
