@@ -32,6 +32,7 @@ impl Mesh {
     pub fn memory(n: usize) -> Vec<Mesh> {
         let mut links: Vec<Vec<Option<Box<dyn Transport + Send>>>> =
             (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        #[allow(clippy::needless_range_loop)] // i and j index two rows at once
         for i in 0..n {
             for j in i + 1..n {
                 let (a, b) = MemoryTransport::pair();
@@ -143,7 +144,6 @@ impl Mesh {
     /// # Errors
     /// The first transport failure.
     pub fn exchange_all(&mut self, msg: &[u8]) -> Result<Vec<Vec<u8>>, MpcError> {
-        let me = self.me;
         let results: Vec<Result<Vec<u8>, NetError>> = std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .links
@@ -160,7 +160,6 @@ impl Mesh {
                 })
                 .collect()
         });
-        let _ = me;
         results
             .into_iter()
             .map(|r| r.map_err(MpcError::from))
