@@ -39,6 +39,7 @@ pub mod fixed;
 pub mod ops;
 pub mod party;
 pub mod share;
+pub mod spdz;
 pub mod stats;
 pub mod triples;
 

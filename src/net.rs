@@ -66,6 +66,14 @@ pub trait Transport {
         self.send(msg)?;
         self.recv()
     }
+    /// As [`Transport::exchange`], taking ownership of the message (the in-memory
+    /// transport then moves it instead of copying it).
+    ///
+    /// # Errors
+    /// As [`Transport::exchange`].
+    fn exchange_owned(&mut self, msg: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        self.exchange(&msg)
+    }
     /// Total bytes sent so far (payload plus framing).
     fn bytes_sent(&self) -> u64;
     /// Total bytes received so far (payload plus framing).
@@ -110,7 +118,29 @@ impl Transport for MemoryTransport {
         self.tx.send(msg.to_vec()).map_err(|_| NetError::Closed)
     }
 
+    fn exchange_owned(&mut self, msg: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        self.sent += msg.len() as u64 + 4;
+        self.tx.send(msg).map_err(|_| NetError::Closed)?;
+        self.recv()
+    }
+
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {
+        // Spin briefly before sleeping: parties in one process answer each other within
+        // microseconds, and a sleeping thread can take a millisecond to wake up.
+        let spin_until = std::time::Instant::now() + Duration::from_micros(200);
+        loop {
+            match self.rx.try_recv() {
+                Ok(m) => {
+                    self.received += m.len() as u64 + 4;
+                    return Ok(m);
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return Err(NetError::Closed),
+                Err(mpsc::TryRecvError::Empty) if std::time::Instant::now() < spin_until => {
+                    std::hint::spin_loop();
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
         let m = self.rx.recv_timeout(self.timeout).map_err(|e| match e {
             mpsc::RecvTimeoutError::Timeout => NetError::Timeout(self.timeout),
             mpsc::RecvTimeoutError::Disconnected => NetError::Closed,

@@ -11,6 +11,8 @@
 //! The dealer knows every piece of material; it must not collude with any party and must
 //! follow the protocol (it is trusted for correctness and privacy). It never sees inputs.
 
+use std::collections::VecDeque;
+
 use rand_core::{CryptoRng, Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -194,20 +196,36 @@ fn material<R: CryptoRng + ?Sized>(req: &Request, rng: &mut R) -> Vec<u64> {
     out
 }
 
+/// Queued truncation pairs: shift, r, r's top bit, r's high part.
+type TruncQueue = (u32, Vec<u64>, Vec<u64>, Vec<u64>);
+
 /// One party's correlated randomness for a request, handed out in order, once.
+///
+/// The flat words are split into per-kind queues when the material is built (the offline
+/// phase), so taking a whole batch online moves it without copying.
 pub struct Material {
-    words: Vec<u64>,
     request: Request,
-    triple: usize,
-    square: usize,
-    matrix: usize,
-    trunc: usize,
-    trunc_used: usize,
+    ta: Vec<u64>,
+    tb: Vec<u64>,
+    tc: Vec<u64>,
+    sa: Vec<u64>,
+    sa2: Vec<u64>,
+    mats: VecDeque<MatrixTriple>,
+    truncs: VecDeque<TruncQueue>,
 }
 
 impl Drop for Material {
     fn drop(&mut self) {
-        self.words.zeroize();
+        self.ta.zeroize();
+        self.tb.zeroize();
+        self.tc.zeroize();
+        self.sa.zeroize();
+        self.sa2.zeroize();
+        for (_, r, m, h) in &mut self.truncs {
+            r.zeroize();
+            m.zeroize();
+            h.zeroize();
+        }
     }
 }
 
@@ -215,6 +233,16 @@ impl core::fmt::Debug for Material {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Material({:?}, <redacted>)", self.request)
     }
+}
+
+/// Takes `count` items off the end of `v` (copies only what it takes; moves the whole
+/// vector when it takes everything). Every party takes in the same order, so the pieces
+/// stay aligned.
+fn take_front(v: &mut Vec<u64>, count: usize) -> Vec<u64> {
+    if count == v.len() {
+        return core::mem::take(v);
+    }
+    v.split_off(v.len() - count)
 }
 
 impl Material {
@@ -231,8 +259,7 @@ impl Material {
                 request.words()
             )));
         }
-        let mut c = corrections;
-        Ok(Self::new(request, core::mem::take(&mut c.0)))
+        Self::new(request, &corrections.0)
     }
 
     /// The material of parties 1..n-1, expanded from their seed.
@@ -241,122 +268,110 @@ impl Material {
     /// [`MpcError::InvalidInput`] for an invalid request.
     pub fn from_seed(request: Request, seed: &Seed) -> Result<Self, MpcError> {
         request.check()?;
-        let words = expand(seed, request.words());
-        Ok(Self::new(request, words))
+        let mut words = expand(seed, request.words());
+        let m = Self::new(request, &words);
+        words.zeroize();
+        m
     }
 
-    fn new(request: Request, words: Vec<u64>) -> Self {
-        Self {
-            words,
-            request,
-            triple: 0,
-            square: 0,
-            matrix: 0,
-            trunc: 0,
-            trunc_used: 0,
+    fn new(request: Request, words: &[u64]) -> Result<Self, MpcError> {
+        let mut at = 0;
+        let mut next = |len: usize| {
+            let v = words[at..at + len].to_vec();
+            at += len;
+            v
+        };
+        let t = request.triples;
+        let (ta, tb, tc) = (next(t), next(t), next(t));
+        let (sa, sa2) = (next(request.squares), next(request.squares));
+        let mut mats = VecDeque::new();
+        for &(m, k, n) in &request.matrix {
+            let (u, v, w) = (next(m * k), next(k * n), next(m * n));
+            mats.push_back(MatrixTriple::new(u, v, w, m, k, n)?);
         }
-    }
-
-    fn slice(&self, start: usize, len: usize) -> Vec<u64> {
-        self.words[start..start + len].to_vec()
+        let mut truncs = VecDeque::new();
+        for &(c, bits) in &request.trunc {
+            truncs.push_back((bits, next(c), next(c), next(c)));
+        }
+        Ok(Self {
+            request,
+            ta,
+            tb,
+            tc,
+            sa,
+            sa2,
+            mats,
+            truncs,
+        })
     }
 }
 
 impl TripleSource for Material {
     fn triples(&mut self, count: usize) -> Result<BeaverTriples, MpcError> {
-        let t = self.request.triples;
-        if self.triple + count > t {
+        if count > self.ta.len() {
             return Err(MpcError::Exhausted(format!(
-                "{count} triples wanted, {} left of {t}",
-                t - self.triple
+                "{count} triples wanted, {} left",
+                self.ta.len()
             )));
         }
-        let s = self.triple;
-        self.triple += count;
         Ok(BeaverTriples::new(
-            self.slice(s, count),
-            self.slice(t + s, count),
-            self.slice(2 * t + s, count),
+            take_front(&mut self.ta, count),
+            take_front(&mut self.tb, count),
+            take_front(&mut self.tc, count),
         ))
     }
 
     fn squares(&mut self, count: usize) -> Result<SquarePairs, MpcError> {
-        let q = self.request.squares;
-        if self.square + count > q {
+        if count > self.sa.len() {
             return Err(MpcError::Exhausted(format!(
                 "{count} square pairs wanted, {} left",
-                q - self.square
+                self.sa.len()
             )));
         }
-        let base = 3 * self.request.triples;
-        let s = self.square;
-        self.square += count;
         Ok(SquarePairs::new(
-            self.slice(base + s, count),
-            self.slice(base + q + s, count),
+            take_front(&mut self.sa, count),
+            take_front(&mut self.sa2, count),
         ))
     }
 
     fn matrix_triple(&mut self, m: usize, k: usize, n: usize) -> Result<MatrixTriple, MpcError> {
-        let Some(&shape) = self.request.matrix.get(self.matrix) else {
+        let Some(next) = self.mats.front() else {
             return Err(MpcError::Exhausted("no matrix triples left".into()));
         };
-        if shape != (m, k, n) {
+        if next.shape != (m, k, n) {
             return Err(MpcError::InvalidInput(format!(
-                "next matrix triple is {shape:?}, the product needs ({m}, {k}, {n})"
+                "next matrix triple is {:?}, the product needs ({m}, {k}, {n})",
+                next.shape
             )));
         }
-        let mut base = 3 * self.request.triples + 2 * self.request.squares;
-        for &(a, b, c) in &self.request.matrix[..self.matrix] {
-            base += a * b + b * c + a * c;
-        }
-        self.matrix += 1;
-        let u = self.slice(base, m * k);
-        let v = self.slice(base + m * k, k * n);
-        let w = self.slice(base + m * k + k * n, m * n);
-        MatrixTriple::new(u, v, w, m, k, n)
+        self.mats
+            .pop_front()
+            .ok_or_else(|| MpcError::Exhausted("no matrix triples left".into()))
     }
 
     fn trunc_pairs(&mut self, count: usize, bits: u32) -> Result<TruncPairs, MpcError> {
-        loop {
-            let Some(&(total, b)) = self.request.trunc.get(self.trunc) else {
-                return Err(MpcError::Exhausted("no truncation pairs left".into()));
-            };
-            if self.trunc_used == total {
-                self.trunc += 1;
-                self.trunc_used = 0;
-                continue;
-            }
-            if b != bits {
-                return Err(MpcError::InvalidInput(format!(
-                    "next truncation pairs shift {b} bits, not {bits}"
-                )));
-            }
-            if self.trunc_used + count > total {
-                return Err(MpcError::Exhausted(format!(
-                    "{count} truncation pairs wanted, {} left",
-                    total - self.trunc_used
-                )));
-            }
-            let mut base = 3 * self.request.triples
-                + 2 * self.request.squares
-                + self
-                    .request
-                    .matrix
-                    .iter()
-                    .map(|&(m, k, n)| m * k + k * n + m * n)
-                    .sum::<usize>();
-            for &(c, _) in &self.request.trunc[..self.trunc] {
-                base += 3 * c;
-            }
-            let s = self.trunc_used;
-            self.trunc_used += count;
-            return Ok(TruncPairs::new(
-                self.slice(base + s, count),
-                self.slice(base + total + s, count),
-                self.slice(base + 2 * total + s, count),
-                bits,
-            ));
+        while self.truncs.front().is_some_and(|t| t.1.is_empty()) {
+            self.truncs.pop_front();
         }
+        let Some((b, r, msb, high)) = self.truncs.front_mut() else {
+            return Err(MpcError::Exhausted("no truncation pairs left".into()));
+        };
+        if *b != bits {
+            return Err(MpcError::InvalidInput(format!(
+                "next truncation pairs shift {b} bits, not {bits}"
+            )));
+        }
+        if count > r.len() {
+            return Err(MpcError::Exhausted(format!(
+                "{count} truncation pairs wanted, {} left",
+                r.len()
+            )));
+        }
+        Ok(TruncPairs::new(
+            take_front(r, count),
+            take_front(msb, count),
+            take_front(high, count),
+            bits,
+        ))
     }
 }

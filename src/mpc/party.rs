@@ -27,6 +27,9 @@ impl core::fmt::Debug for Mesh {
 
 const HANDSHAKE: &[u8; 8] = b"SHRDMPC1";
 
+/// Elements per opening in elementwise operations.
+pub const CHUNK: usize = 1 << 15;
+
 impl Mesh {
     /// `n` parties connected in memory (for tests, benchmarks and `--local`).
     pub fn memory(n: usize) -> Vec<Mesh> {
@@ -139,31 +142,55 @@ impl Mesh {
         self.links.len()
     }
 
-    /// Sends `msg` to every other party and returns what each sent (own slot: `msg`).
+    /// Sends `msg` to every other party and returns what each sent (own slot: empty).
     ///
     /// # Errors
     /// The first transport failure.
-    pub fn exchange_all(&mut self, msg: &[u8]) -> Result<Vec<Vec<u8>>, MpcError> {
+    pub fn exchange_all(&mut self, msg: Vec<u8>) -> Result<Vec<Vec<u8>>, MpcError> {
+        let me = self.me;
+        let peers = self.links.iter().filter(|l| l.is_some()).count();
+        let mut copies: Vec<Option<Vec<u8>>> = (0..peers).map(|_| None).collect();
+        // Each link gets its own copy; the last one takes the original.
+        let mut original = Some(msg);
+        for (i, c) in copies.iter_mut().enumerate() {
+            *c = if i + 1 == peers {
+                original.take()
+            } else {
+                original.clone()
+            };
+        }
+        let own = original.unwrap_or_default();
+        let mut copies = copies.into_iter();
         let results: Vec<Result<Vec<u8>, NetError>> = std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .links
                 .iter_mut()
-                .map(|l| l.as_mut().map(|t| s.spawn(move || t.exchange(msg))))
+                .map(|l| {
+                    l.as_mut().map(|t| {
+                        let m = copies.next().flatten().unwrap_or_default();
+                        if peers == 1 {
+                            // One peer: no thread needed.
+                            Err(t.exchange_owned(m))
+                        } else {
+                            Ok(s.spawn(move || t.exchange_owned(m)))
+                        }
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
                 .map(|h| match h {
-                    Some(h) => h
+                    Some(Ok(h)) => h
                         .join()
                         .unwrap_or_else(|_| Err(NetError::Io("exchange thread panicked".into()))),
-                    None => Ok(msg.to_vec()),
+                    Some(Err(r)) => r,
+                    None => Ok(Vec::new()),
                 })
                 .collect()
         });
-        results
-            .into_iter()
-            .map(|r| r.map_err(MpcError::from))
-            .collect()
+        let mut out: Vec<Vec<u8>> = results.into_iter().collect::<Result<_, _>>()?;
+        out[me] = own;
+        Ok(out)
     }
 
     fn link(&mut self, j: usize) -> Result<&mut (dyn Transport + Send), MpcError> {
@@ -173,24 +200,39 @@ impl Mesh {
         }
     }
 
+    /// Replaces every link (for tests that play a cheating party, e.g. by altering one
+    /// message in transit).
+    pub fn map_links(
+        mut self,
+        mut f: impl FnMut(usize, Box<dyn Transport + Send>) -> Box<dyn Transport + Send>,
+    ) -> Mesh {
+        for (j, l) in self.links.iter_mut().enumerate() {
+            if let Some(t) = l.take() {
+                *l = Some(f(j, t));
+            }
+        }
+        self
+    }
+
     /// Bytes sent to all peers so far.
     pub fn bytes_sent(&self) -> u64 {
         self.links.iter().flatten().map(|t| t.bytes_sent()).sum()
     }
 }
 
-/// Encodes an opening: the operation number, then the values (little-endian).
+/// Encodes an opening: the operation number, the count, then the values (little-endian).
 fn encode_values(tag: u64, values: &[u64]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + 8 * values.len());
-    out.extend_from_slice(&tag.to_be_bytes());
-    out.extend_from_slice(&(values.len() as u32).to_be_bytes());
-    for v in values {
-        out.extend_from_slice(&v.to_le_bytes());
+    let mut out = vec![0u8; 12 + 8 * values.len()];
+    out[..8].copy_from_slice(&tag.to_be_bytes());
+    out[8..12].copy_from_slice(&(values.len() as u32).to_be_bytes());
+    for (chunk, v) in out[12..].chunks_exact_mut(8).zip(values) {
+        chunk.copy_from_slice(&v.to_le_bytes());
     }
     out
 }
 
-fn decode_values(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<Vec<u64>, MpcError> {
+/// Checks an opening's header and returns its value bytes.
+fn check_frame(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<&[u8], MpcError> {
     if frame.len() < 12 {
         return Err(MpcError::Malformed {
             party,
@@ -210,7 +252,11 @@ fn decode_values(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<Ve
             reason: format!("{count} values in {} bytes, expected {want}", frame.len()),
         });
     }
-    Ok(frame[12..]
+    Ok(&frame[12..])
+}
+
+fn decode_values(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<Vec<u64>, MpcError> {
+    Ok(check_frame(party, tag, want, frame)?
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
         .collect())
@@ -276,15 +322,15 @@ impl<S: TripleSource> Party<S> {
     pub fn open_raw(&mut self, mine: &[u64]) -> Result<Vec<u64>, MpcError> {
         let tag = self.op;
         self.op += 1;
-        let frames = self.mesh.exchange_all(&encode_values(tag, mine))?;
+        let frames = self.mesh.exchange_all(encode_values(tag, mine))?;
         let mut out = mine.to_vec();
         for (j, f) in frames.iter().enumerate() {
             if j == self.mesh.me {
                 continue;
             }
-            let vals = decode_values(j, tag, mine.len(), f)?;
-            for (o, v) in out.iter_mut().zip(&vals) {
-                *o = o.wrapping_add(*v);
+            let bytes = check_frame(j, tag, mine.len(), f)?;
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                *o = o.wrapping_add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
             }
         }
         Ok(out)
@@ -300,9 +346,9 @@ impl<S: TripleSource> Party<S> {
         self.op += 1;
         let mut msg = tag.to_be_bytes().to_vec();
         msg.extend_from_slice(context);
-        let frames = self.mesh.exchange_all(&msg)?;
+        let frames = self.mesh.exchange_all(msg.clone())?;
         for (j, f) in frames.iter().enumerate() {
-            if f != &msg {
+            if j != self.mesh.me && f != &msg {
                 return Err(MpcError::InvalidInput(format!(
                     "party {j} is running another computation: {:?}, this party {:?}",
                     String::from_utf8_lossy(f.get(8..).unwrap_or_default()),
@@ -371,10 +417,43 @@ impl<S: TripleSource> Party<S> {
     /// # Errors
     /// Shape mismatch, exhausted triples, or as [`Party::open_raw`].
     pub fn mul(&mut self, x: &Shared, y: &Shared) -> Result<Shared, MpcError> {
-        let t = self.source.triples(x.len())?;
-        let (open, pending) = ops::mul_start(self.mesh.me, x, y, t)?;
-        let opened = self.open_raw(&open)?;
-        pending.finish(&opened)
+        if x.shape() != y.shape() {
+            return Err(MpcError::InvalidInput(format!(
+                "multiplying {:?} by {:?}",
+                x.shape(),
+                y.shape()
+            )));
+        }
+        self.chunked(x, |p, r| {
+            let t = p.source.triples(r.len())?;
+            let xs = Shared::from_vec(x.v[r.clone()].to_vec());
+            let ys = Shared::from_vec(y.v[r].to_vec());
+            let (open, pending) = ops::mul_start(p.mesh.me, &xs, &ys, t)?;
+            let opened = p.open_raw(&open)?;
+            pending.finish(&opened)
+        })
+    }
+
+    /// Runs an elementwise operation in chunks of [`CHUNK`] elements (one opening each), so
+    /// that large vectors flow through small, reused buffers instead of fresh memory.
+    fn chunked(
+        &mut self,
+        x: &Shared,
+        mut f: impl FnMut(&mut Self, core::ops::Range<usize>) -> Result<Shared, MpcError>,
+    ) -> Result<Shared, MpcError> {
+        let n = x.len();
+        let mut v = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            v.extend_from_slice(f(self, start..end)?.as_slice());
+            start = end;
+        }
+        Ok(Shared {
+            v,
+            rows: x.rows,
+            cols: x.cols,
+        })
     }
 
     /// x^2 elementwise (square pairs).
@@ -382,10 +461,13 @@ impl<S: TripleSource> Party<S> {
     /// # Errors
     /// As [`Party::mul`].
     pub fn square(&mut self, x: &Shared) -> Result<Shared, MpcError> {
-        let s = self.source.squares(x.len())?;
-        let (open, pending) = ops::square_start(self.mesh.me, x, s)?;
-        let opened = self.open_raw(&open)?;
-        pending.finish(&opened)
+        self.chunked(x, |p, r| {
+            let s = p.source.squares(r.len())?;
+            let xs = Shared::from_vec(x.v[r].to_vec());
+            let (open, pending) = ops::square_start(p.mesh.me, &xs, s)?;
+            let opened = p.open_raw(&open)?;
+            pending.finish(&opened)
+        })
     }
 
     /// X Y for shared matrices (matrix triple).
@@ -406,10 +488,13 @@ impl<S: TripleSource> Party<S> {
     /// # Errors
     /// As [`Party::mul`].
     pub fn truncate(&mut self, x: &Shared, bits: u32) -> Result<Shared, MpcError> {
-        let p = self.source.trunc_pairs(x.len(), bits)?;
-        let (open, pending) = ops::trunc_start(self.mesh.me, x, p)?;
-        let opened = self.open_raw(&open)?;
-        pending.finish(&opened)
+        self.chunked(x, |p, r| {
+            let t = p.source.trunc_pairs(r.len(), bits)?;
+            let xs = Shared::from_vec(x.v[r].to_vec());
+            let (open, pending) = ops::trunc_start(p.mesh.me, &xs, t)?;
+            let opened = p.open_raw(&open)?;
+            pending.finish(&opened)
+        })
     }
 
     /// Fixed-point product: multiply, then truncate by f.

@@ -17,6 +17,8 @@ pub enum BenchCommand {
     Dp(DpArgs),
     /// Private set intersection: both roles on N x N elements, phases, bytes each way.
     Psi(crate::bench_psi::PsiArgs),
+    /// Secret sharing: online Beaver multiplications, shared matmul, dealer throughput.
+    Mpc(crate::bench_mpc::MpcArgs),
 }
 
 #[derive(Args)]
@@ -113,6 +115,7 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
         BenchCommand::Paillier(a) => paillier(a),
         BenchCommand::Dp(a) => dp(a),
         BenchCommand::Psi(a) => crate::bench_psi::run(a),
+        BenchCommand::Mpc(a) => crate::bench_mpc::run(a),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `shroud` command-line tool.
 
 mod bench;
+mod bench_mpc;
 mod bench_psi;
 mod demo;
 mod dp;

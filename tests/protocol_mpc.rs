@@ -1,0 +1,307 @@
+//! The engine end to end: the authenticated (SPDZ2k-style) mode with tampering injected at
+//! every message, TCP meshes (handshake checks, malformed frames, dropped connections) and
+//! `shroud mpc stats` as separate OS processes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use shroud::mpc::spdz::{AuthMaterial, AuthParty, AuthRequest, deal};
+use shroud::mpc::{FractionalBits, Mesh, MpcError, NoRandomness, Party};
+use shroud::net::{NetError, Transport};
+
+/// A transport that adds 1 to the last byte of the `target`-th frame it sends.
+struct Tamper {
+    inner: Box<dyn Transport + Send>,
+    target: usize,
+    sent: Arc<AtomicUsize>,
+}
+
+impl Tamper {
+    fn alter(&self, msg: &[u8]) -> Vec<u8> {
+        let k = self.sent.fetch_add(1, Ordering::SeqCst);
+        let mut m = msg.to_vec();
+        if k == self.target
+            && let Some(b) = m.last_mut()
+        {
+            *b = b.wrapping_add(1);
+        }
+        m
+    }
+}
+
+impl Transport for Tamper {
+    fn send(&mut self, msg: &[u8]) -> Result<(), NetError> {
+        let m = self.alter(msg);
+        self.inner.send(&m)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, NetError> {
+        self.inner.recv()
+    }
+    fn exchange(&mut self, msg: &[u8]) -> Result<Vec<u8>, NetError> {
+        let m = self.alter(msg);
+        self.inner.exchange(&m)
+    }
+    fn bytes_sent(&self) -> u64 {
+        self.inner.bytes_sent()
+    }
+    fn bytes_received(&self) -> u64 {
+        self.inner.bytes_received()
+    }
+}
+
+/// Three parties: 0 and 2 input vectors, they are multiplied and revealed. Party 1 cheats
+/// on its link to party 0 at frame `tamper` (None: honest). Returns each party's result.
+fn authenticated(tamper: Option<usize>) -> Vec<Result<Vec<u64>, MpcError>> {
+    let x = [3u64, 5, u64::MAX];
+    let y = [7u64, 11, 2];
+    let req = AuthRequest {
+        triples: 3,
+        inputs: vec![(0, 3), (2, 3)],
+        outputs: 3,
+    };
+    let dealt = deal(3, &req, &mut shroud::rng::seeded(1)).unwrap();
+    let mut mats = vec![AuthMaterial::from_corrections(req.clone(), dealt.corrections).unwrap()];
+    for (i, s) in dealt.seeds.iter().enumerate() {
+        mats.push(AuthMaterial::from_seed(req.clone(), i + 1, s));
+    }
+    let counter = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = Mesh::memory(3)
+        .into_iter()
+        .zip(mats)
+        .enumerate()
+        .map(|(i, (mesh, mat))| {
+            let mesh = match (i, tamper) {
+                (1, Some(t)) => {
+                    let counter = counter.clone();
+                    mesh.map_links(move |j, inner| {
+                        if j == 0 {
+                            Box::new(Tamper {
+                                inner,
+                                target: t,
+                                sent: counter.clone(),
+                            })
+                        } else {
+                            inner
+                        }
+                    })
+                }
+                _ => mesh,
+            };
+            std::thread::spawn(move || {
+                let mut p = AuthParty::new(mesh, mat);
+                let me = p.index();
+                let a = p.input(0, (me == 0).then_some(&x[..]), 3)?;
+                let b = p.input(2, (me == 2).then_some(&y[..]), 3)?;
+                let z = p.mul(&a, &b)?;
+                let z = z.add(&a)?;
+                p.reveal(&z)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn authenticated_mode_computes_correctly() {
+    let want: Vec<u64> = vec![
+        3 * 7 + 3,
+        5 * 11 + 5,
+        u64::MAX.wrapping_mul(2).wrapping_add(u64::MAX),
+    ];
+    for r in authenticated(None) {
+        assert_eq!(r.unwrap(), want);
+    }
+}
+
+#[test]
+fn tampering_at_every_message_aborts_with_peer_misbehaved() {
+    // Party 1 sends 9 frames to party 0: its (empty) input frames, the multiplication
+    // opening, and the commit / reveal messages of three coin tosses and checks. Altering
+    // any one of them must make party 0 abort with a named check.
+    let mut caught = 0;
+    for target in 0..9 {
+        let results = authenticated(Some(target));
+        let r0 = &results[0];
+        match r0 {
+            Err(MpcError::PeerMisbehaved(why)) => {
+                caught += 1;
+                assert!(
+                    why.contains("MAC check")
+                        || why.contains("commitment")
+                        || why.contains("operation"),
+                    "frame {target}: {why}"
+                );
+            }
+            Err(MpcError::Malformed { .. }) => caught += 1,
+            other => {
+                // Input frames of a non-owner are empty: altering them changes nothing.
+                assert!(
+                    target < 2,
+                    "frame {target}: party 0 accepted a tampered run: {other:?}"
+                );
+            }
+        }
+    }
+    assert!(caught >= 7, "only {caught} of 9 tamperings caught");
+}
+
+#[test]
+fn tcp_mesh_runs_and_checks_indices() {
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let addrs = addrs.clone();
+            std::thread::spawn(move || -> Result<Vec<f64>, MpcError> {
+                let mesh = Mesh::tcp(i, &addrs, Duration::from_secs(20))?;
+                let mut p = Party::new(mesh, NoRandomness, FractionalBits::default());
+                let rows = vec![vec![i as f64, 10.0 * i as f64], vec![1.0 + i as f64, 3.0]];
+                let s = shroud::mpc::stats::joint_stats(
+                    &mut p,
+                    &["a".into(), "b".into()],
+                    &rows,
+                    &mut shroud::rng::os_rng(),
+                )?;
+                Ok(s.mean)
+            })
+        })
+        .collect();
+    for h in handles {
+        let mean = h.join().unwrap().unwrap();
+        assert!(
+            (mean[0] - 1.5).abs() < 1e-9 && (mean[1] - 6.5).abs() < 1e-9,
+            "{mean:?}"
+        );
+    }
+    // A peer that claims the wrong index is refused during the handshake.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addrs = vec![format!("127.0.0.1:{port}"), "127.0.0.1:1".to_string()];
+    let a2 = addrs.clone();
+    let server = std::thread::spawn(move || Mesh::tcp(0, &a2, Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(200));
+    let mut t =
+        shroud::net::TcpTransport::connect(&addrs[0], Duration::from_secs(5), 1 << 20).unwrap();
+    let mut hello = b"SHRDMPC1".to_vec();
+    for x in [5u32, 0, 2] {
+        hello.extend_from_slice(&x.to_be_bytes());
+    }
+    t.send(&hello).unwrap();
+    let err = server.join().unwrap().unwrap_err();
+    assert!(err.to_string().contains("claims index 5"), "{err}");
+}
+
+#[test]
+fn malformed_frames_and_dropped_peers_are_clear_errors() {
+    let mut meshes = Mesh::memory(2);
+    let m1 = meshes.pop().unwrap();
+    let m0 = meshes.pop().unwrap();
+    // Party 1 sends garbage instead of an opening.
+    let h = std::thread::spawn(move || {
+        let mut m1 = m1;
+        m1.exchange_all(vec![1, 2, 3]).map(|_| ())
+    });
+    let mut p0 = Party::new(m0, NoRandomness, FractionalBits::default());
+    let err = p0.open_raw(&[1, 2]).unwrap_err();
+    assert!(matches!(err, MpcError::Malformed { party: 1, .. }), "{err}");
+    h.join().unwrap().unwrap();
+    // A replayed opening (the same operation number twice) is misbehaviour.
+    let mut meshes = Mesh::memory(2);
+    let m1 = meshes.pop().unwrap();
+    let m0 = meshes.pop().unwrap();
+    let h = std::thread::spawn(move || {
+        let mut m1 = m1;
+        let mut frame = 0u64.to_be_bytes().to_vec();
+        frame.extend_from_slice(&1u32.to_be_bytes());
+        frame.extend_from_slice(&9u64.to_le_bytes());
+        m1.exchange_all(frame.clone()).unwrap();
+        m1.exchange_all(frame).unwrap();
+    });
+    let mut p0 = Party::new(m0, NoRandomness, FractionalBits::default());
+    assert_eq!(p0.open_raw(&[1]).unwrap(), vec![10]);
+    let err = p0.open_raw(&[1]).unwrap_err();
+    assert!(
+        matches!(&err, MpcError::PeerMisbehaved(w) if w.contains("operation 0 during operation 1")),
+        "{err}"
+    );
+    h.join().unwrap();
+    // Party 1 has gone: the next opening fails with a closed connection, not a hang.
+    let err = p0.open_raw(&[1]).unwrap_err();
+    assert!(matches!(err, MpcError::Net(NetError::Closed)), "{err}");
+}
+
+#[test]
+fn stats_as_separate_processes() {
+    let dir = std::env::temp_dir().join(format!("shroud-mpc-proc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [
+        ("h0.csv", "age,bp\n61,145\n45,130\n70,160\n"),
+        ("h1.csv", "bp,age,other\n118,38,x\n135,52,y\n"),
+        ("h2.csv", "age,bp\n66,128\n59,141\n33,122\n"),
+    ];
+    for (name, body) in files {
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let parties = ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let exe = env!("CARGO_BIN_EXE_shroud");
+    // All three run at once (each waits for the others).
+    let procs: Vec<_> = (0..3)
+        .map(|i| {
+            std::process::Command::new(exe)
+                .args([
+                    "mpc",
+                    "stats",
+                    "--party",
+                    &i.to_string(),
+                    "--parties",
+                    &parties,
+                    "--input",
+                ])
+                .arg(dir.join(files[i].0))
+                .args(["--columns", "age,bp", "--json", "--timeout", "60"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for p in procs {
+        let out = p.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["count"], 8);
+        assert!((v["mean"]["age"].as_f64().unwrap() - 53.0).abs() < 1e-9);
+        assert!((v["mean"]["bp"].as_f64().unwrap() - 134.875).abs() < 1e-9);
+        assert!((v["covariance"][0][1].as_f64().unwrap() - 143.571_428_571_428_58).abs() < 1e-6);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
