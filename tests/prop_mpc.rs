@@ -307,3 +307,41 @@ fn material_mismatch_is_detected() {
     };
     assert!(Material::from_corrections(other, dealt.corrections).is_err());
 }
+
+mod common;
+
+#[test]
+fn paillier_offline_triples_multiply_correctly() {
+    use shroud::mpc::paillier_offline::{triples_helper, triples_key_holder};
+    let count = 40; // several packed groups of 6 slots (1024-bit test key), one partial
+    let x: Vec<u64> = (0..count as u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .collect();
+    let y: Vec<u64> = (0..count as u64).map(|i| u64::MAX - i * 977).collect();
+    let mut meshes = Mesh::memory(2);
+    let mut m1 = meshes.pop().unwrap();
+    let mut m0 = meshes.pop().unwrap();
+    let (x1, y1) = (x.clone(), y.clone());
+    let h = std::thread::spawn(move || {
+        let mat = triples_helper(&mut m1, count, 1024, &mut shroud::rng::seeded(2)).unwrap();
+        let mut p = Party::new(m1, mat, FractionalBits::default());
+        let rng = &mut shroud::rng::seeded(3);
+        let a = p.input(0, None, count, rng).unwrap();
+        let b = p.input(1, Some(&y1), count, rng).unwrap();
+        let z = p.mul(&a, &b).unwrap();
+        let _ = x1;
+        p.reveal(&z).unwrap()
+    });
+    let sk = common::key(1024);
+    let mat = triples_key_holder(&mut m0, sk, count, &mut shroud::rng::seeded(1)).unwrap();
+    let mut p = Party::new(m0, mat, FractionalBits::default());
+    let rng = &mut shroud::rng::seeded(4);
+    let a = p.input(0, Some(&x), count, rng).unwrap();
+    let b = p.input(1, None, count, rng).unwrap();
+    let z = p.mul(&a, &b).unwrap();
+    let got = p.reveal(&z).unwrap();
+    assert_eq!(h.join().unwrap(), got);
+    for i in 0..count {
+        assert_eq!(got[i], x[i].wrapping_mul(y[i]), "triple {i}");
+    }
+}

@@ -274,6 +274,29 @@ impl Material {
         m
     }
 
+    /// Material holding only Beaver triples (from the two-party Paillier offline phase).
+    ///
+    /// # Errors
+    /// [`MpcError::InvalidInput`] if the three vectors differ in length.
+    pub fn from_beaver(a: Vec<u64>, b: Vec<u64>, c: Vec<u64>) -> Result<Self, MpcError> {
+        if a.len() != b.len() || b.len() != c.len() {
+            return Err(MpcError::InvalidInput(
+                "triple vectors of different lengths".into(),
+            ));
+        }
+        let mut words = a;
+        let n = words.len();
+        words.extend(b);
+        words.extend(c);
+        let req = Request {
+            triples: n,
+            ..Request::default()
+        };
+        let m = Self::new(req, &words);
+        words.zeroize();
+        m
+    }
+
     fn new(request: Request, words: &[u64]) -> Result<Self, MpcError> {
         let mut at = 0;
         let mut next = |len: usize| {
