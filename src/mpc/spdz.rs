@@ -219,6 +219,8 @@ impl AuthShared {
 
 /// One party's authenticated material.
 pub struct AuthMaterial {
+    /// The six triple components (a, b, c and their MACs), consumed from the back.
+    trip: [Vec<u128>; 6],
     words: Vec<u128>,
     clear: Vec<u128>,
     req: AuthRequest,
@@ -233,6 +235,9 @@ impl Drop for AuthMaterial {
     fn drop(&mut self) {
         self.words.zeroize();
         self.clear.zeroize();
+        for t in &mut self.trip {
+            t.zeroize();
+        }
     }
 }
 
@@ -255,16 +260,7 @@ impl AuthMaterial {
         }
         let words = c.0[..req.words()].to_vec();
         let clear = c.0[req.words()..].to_vec();
-        Ok(Self {
-            words,
-            clear,
-            req,
-            me: 0,
-            triple: 0,
-            input: 0,
-            clear_used: 0,
-            output: 0,
-        })
+        Ok(Self::assemble(words, clear, req, 0))
     }
 
     /// The material of party `me` >= 1, from its seed.
@@ -277,7 +273,14 @@ impl AuthMaterial {
             .map(|&(_, c)| c)
             .sum();
         let clear = expand128(&seed.0, b"shroud-spdz-clear", own);
+        Self::assemble(words, clear, req, me)
+    }
+
+    fn assemble(words: Vec<u128>, clear: Vec<u128>, req: AuthRequest, me: usize) -> Self {
+        let t = req.triples;
+        let trip = core::array::from_fn(|k| words[1 + k * t..1 + (k + 1) * t].to_vec());
         Self {
+            trip,
             words,
             clear,
             req,
@@ -353,11 +356,11 @@ impl AuthMaterial {
 }
 
 fn enc128(tag: u64, vals: &[u128]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + 16 * vals.len());
-    out.extend_from_slice(&tag.to_be_bytes());
-    out.extend_from_slice(&(vals.len() as u32).to_be_bytes());
-    for v in vals {
-        out.extend_from_slice(&v.to_le_bytes());
+    let mut out = vec![0u8; 12 + 16 * vals.len()];
+    out[..8].copy_from_slice(&tag.to_be_bytes());
+    out[8..12].copy_from_slice(&(vals.len() as u32).to_be_bytes());
+    for (c, v) in out[12..].chunks_exact_mut(16).zip(vals) {
+        c.copy_from_slice(&v.to_le_bytes());
     }
     out
 }
@@ -519,10 +522,34 @@ impl AuthParty {
     /// # Errors
     /// Length mismatch, exhausted triples, transport and message errors.
     pub fn mul(&mut self, x: &AuthShared, y: &AuthShared) -> Result<AuthShared, MpcError> {
-        let n = x.len();
-        if y.len() != n {
+        if y.len() != x.len() {
             return Err(MpcError::InvalidInput("lengths differ".into()));
         }
+        let mut z = AuthShared {
+            x: Vec::with_capacity(x.len()),
+            m: Vec::with_capacity(x.len()),
+        };
+        let mut start = 0;
+        while start < x.len() {
+            let end = (start + super::party::CHUNK).min(x.len());
+            let xs = AuthShared {
+                x: x.x[start..end].to_vec(),
+                m: x.m[start..end].to_vec(),
+            };
+            let ys = AuthShared {
+                x: y.x[start..end].to_vec(),
+                m: y.m[start..end].to_vec(),
+            };
+            let part = self.mul_chunk(&xs, &ys)?;
+            z.x.extend_from_slice(&part.x);
+            z.m.extend_from_slice(&part.m);
+            start = end;
+        }
+        Ok(z)
+    }
+
+    fn mul_chunk(&mut self, x: &AuthShared, y: &AuthShared) -> Result<AuthShared, MpcError> {
+        let n = x.len();
         let [a, b, c, ma, mb, mc] = self.mat.triples(n)?;
         let mut vals = Vec::with_capacity(2 * n);
         let mut macs = Vec::with_capacity(2 * n);
