@@ -17,6 +17,32 @@ fn check_open(opened: &[u64], want: usize) -> Result<(), MpcError> {
     Ok(())
 }
 
+/// Writes this party's shares of d = x - a, then e = y - b, into `open` (cleared first).
+pub(crate) fn mul_open_into(x: &[u64], y: &[u64], a: &[u64], b: &[u64], open: &mut Vec<u64>) {
+    open.clear();
+    open.extend(x.iter().zip(a).map(|(x, a)| x.wrapping_sub(*a)));
+    open.extend(y.iter().zip(b).map(|(y, b)| y.wrapping_sub(*b)));
+}
+
+/// Appends z = c + d b + e a (+ d e at party 0) to `z`, given the opened d || e.
+pub(crate) fn mul_finish_into(
+    party: usize,
+    opened: &[u64],
+    a: &[u64],
+    b: &[u64],
+    c: &[u64],
+    z: &mut Vec<u64>,
+) {
+    let n = a.len();
+    let (d, e) = opened.split_at(n);
+    let p0 = u64::from(party == 0);
+    z.extend((0..n).map(|i| {
+        c[i].wrapping_add(d[i].wrapping_mul(b[i]))
+            .wrapping_add(e[i].wrapping_mul(a[i]))
+            .wrapping_add(p0.wrapping_mul(d[i].wrapping_mul(e[i])))
+    }));
+}
+
 /// Elementwise multiplication, waiting for d = x - a and e = y - b.
 pub struct MulPending {
     party: usize,
@@ -63,16 +89,8 @@ impl MulPending {
     pub fn finish(self, opened: &[u64]) -> Result<Shared, MpcError> {
         let n = self.t.len();
         check_open(opened, 2 * n)?;
-        let (d, e) = opened.split_at(n);
-        let p0 = u64::from(self.party == 0);
-        let v = (0..n)
-            .map(|i| {
-                self.t.c[i]
-                    .wrapping_add(d[i].wrapping_mul(self.t.b[i]))
-                    .wrapping_add(e[i].wrapping_mul(self.t.a[i]))
-                    .wrapping_add(p0.wrapping_mul(d[i].wrapping_mul(e[i])))
-            })
-            .collect();
+        let mut v = Vec::with_capacity(n);
+        mul_finish_into(self.party, opened, &self.t.a, &self.t.b, &self.t.c, &mut v);
         Ok(Shared {
             v,
             rows: self.shape.0,

@@ -320,10 +320,18 @@ impl<S: TripleSource> Party<S> {
     /// [`MpcError::PeerMisbehaved`] for a message about another operation,
     /// [`MpcError::Malformed`] for a wrong length, [`MpcError::Net`] on transport failure.
     pub fn open_raw(&mut self, mine: &[u64]) -> Result<Vec<u64>, MpcError> {
+        let mut out = Vec::with_capacity(mine.len());
+        self.open_into(mine, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Party::open_raw`] into a caller's buffer (cleared first).
+    fn open_into(&mut self, mine: &[u64], out: &mut Vec<u64>) -> Result<(), MpcError> {
         let tag = self.op;
         self.op += 1;
         let frames = self.mesh.exchange_all(encode_values(tag, mine))?;
-        let mut out = mine.to_vec();
+        out.clear();
+        out.extend_from_slice(mine);
         for (j, f) in frames.iter().enumerate() {
             if j == self.mesh.me {
                 continue;
@@ -333,7 +341,7 @@ impl<S: TripleSource> Party<S> {
                 *o = o.wrapping_add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Checks that every party passes the same `context` (the computation's description,
@@ -424,13 +432,39 @@ impl<S: TripleSource> Party<S> {
                 y.shape()
             )));
         }
-        self.chunked(x, |p, r| {
-            let t = p.source.triples(r.len())?;
-            let xs = Shared::from_vec(x.v[r.clone()].to_vec());
-            let ys = Shared::from_vec(y.v[r].to_vec());
-            let (open, pending) = ops::mul_start(p.mesh.me, &xs, &ys, t)?;
-            let opened = p.open_raw(&open)?;
-            pending.finish(&opened)
+        // The whole batch of triples at once (moved, not copied), then chunk by chunk
+        // through two reused buffers: the round of `ops::mul_start` / `MulPending::finish`
+        // on slices.
+        let t = self.source.triples(x.len())?;
+        let n = x.len();
+        let mut z = Vec::with_capacity(n);
+        let mut open = Vec::with_capacity(2 * CHUNK.min(n));
+        let mut opened = Vec::with_capacity(2 * CHUNK.min(n));
+        let mut start = 0;
+        while start < n {
+            let r = start..(start + CHUNK).min(n);
+            ops::mul_open_into(
+                &x.v[r.clone()],
+                &y.v[r.clone()],
+                &t.a[r.clone()],
+                &t.b[r.clone()],
+                &mut open,
+            );
+            self.open_into(&open, &mut opened)?;
+            ops::mul_finish_into(
+                self.mesh.me,
+                &opened,
+                &t.a[r.clone()],
+                &t.b[r.clone()],
+                &t.c[r.clone()],
+                &mut z,
+            );
+            start = r.end;
+        }
+        Ok(Shared {
+            v: z,
+            rows: x.rows,
+            cols: x.cols,
         })
     }
 
