@@ -220,8 +220,8 @@ impl ClientConfig {
     }
 }
 
-/// What the client ends with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the client ends with (its `Debug` prints the number of shares, not their values).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientOutput {
     /// Number of common elements.
     pub intersection_size: usize,
@@ -234,13 +234,45 @@ pub struct ClientOutput {
     pub shares: Option<Vec<u64>>,
 }
 
-/// What the server ends with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the server ends with (its `Debug` prints the number of shares, not their values).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerOutput {
     /// Sum and shares modes: the intersection size (as reported by the client).
     pub intersection_size: Option<usize>,
     /// Shares mode: the server's shares, in the client's order.
     pub shares: Option<Vec<u64>>,
+}
+
+impl core::fmt::Debug for ClientOutput {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientOutput")
+            .field("intersection_size", &self.intersection_size)
+            .field("intersection", &self.intersection.as_ref().map(Vec::len))
+            .field("intersection_sum", &self.intersection_sum)
+            .field(
+                "shares",
+                &self
+                    .shares
+                    .as_ref()
+                    .map(|s| format!("{} shares, <redacted>", s.len())),
+            )
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for ServerOutput {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerOutput")
+            .field("intersection_size", &self.intersection_size)
+            .field(
+                "shares",
+                &self
+                    .shares
+                    .as_ref()
+                    .map(|s| format!("{} shares, <redacted>", s.len())),
+            )
+            .finish()
+    }
 }
 
 /// The hash-to-group domain tag of a session: RFC 9497's tag, then
@@ -315,7 +347,7 @@ fn recv<T: Transport + ?Sized>(t: &mut T, expected: &'static str) -> Result<Mess
     }
 }
 
-/// Runs `f`; on error, tells the peer (best effort) before returning it.
+/// On a local error, tells the peer (best effort) before returning the error.
 fn or_abort<T: Transport + ?Sized, X>(t: &mut T, r: Result<X, PsiError>) -> Result<X, PsiError> {
     if let Err(e) = &r
         && !matches!(e, PsiError::Net(_) | PsiError::PeerAborted(_))

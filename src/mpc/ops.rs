@@ -331,9 +331,8 @@ pub fn trunc_local(
                 if party == 0 {
                     ((*s as i64) >> bits) as u64
                 } else {
-                    ((s.wrapping_neg() as i64) >> bits) as u64
+                    (((s.wrapping_neg() as i64) >> bits) as u64).wrapping_neg()
                 }
-                .wrapping_mul(if party == 0 { 1 } else { u64::MAX })
             })
             .collect();
     Ok(Shared {

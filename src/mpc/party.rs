@@ -220,19 +220,38 @@ impl Mesh {
     }
 }
 
-/// Encodes an opening: the operation number, the count, then the values (little-endian).
-fn encode_values(tag: u64, values: &[u64]) -> Vec<u8> {
-    let mut out = vec![0u8; 12 + 8 * values.len()];
+/// An opening's frame: the operation number, the count, then `count` little-endian values
+/// of `width` bytes each (8 in the plain mode, 16 in the authenticated one).
+pub(crate) fn frame_with(
+    tag: u64,
+    count: usize,
+    width: usize,
+    mut write: impl FnMut(&mut [u8]),
+) -> Vec<u8> {
+    let mut out = vec![0u8; 12 + width * count];
     out[..8].copy_from_slice(&tag.to_be_bytes());
-    out[8..12].copy_from_slice(&(values.len() as u32).to_be_bytes());
-    for (chunk, v) in out[12..].chunks_exact_mut(8).zip(values) {
-        chunk.copy_from_slice(&v.to_le_bytes());
-    }
+    out[8..12].copy_from_slice(&(count as u32).to_be_bytes());
+    write(&mut out[12..]);
     out
 }
 
-/// Checks an opening's header and returns its value bytes.
-fn check_frame(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<&[u8], MpcError> {
+fn encode_values(tag: u64, values: &[u64]) -> Vec<u8> {
+    frame_with(tag, values.len(), 8, |body| {
+        for (chunk, v) in body.chunks_exact_mut(8).zip(values) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+    })
+}
+
+/// Checks an opening's header (operation number, count, length for values of `width`
+/// bytes) and returns its value bytes.
+pub(crate) fn check_frame(
+    party: usize,
+    tag: u64,
+    want: usize,
+    width: usize,
+    frame: &[u8],
+) -> Result<&[u8], MpcError> {
     if frame.len() < 12 {
         return Err(MpcError::Malformed {
             party,
@@ -246,7 +265,7 @@ fn check_frame(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<&[u8
         )));
     }
     let count = u32::from_be_bytes(frame[8..12].try_into().expect("4 bytes")) as usize;
-    if count != want || frame.len() != 12 + 8 * want {
+    if count != want || frame.len() != 12 + width * want {
         return Err(MpcError::Malformed {
             party,
             reason: format!("{count} values in {} bytes, expected {want}", frame.len()),
@@ -256,7 +275,7 @@ fn check_frame(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<&[u8
 }
 
 fn decode_values(party: usize, tag: u64, want: usize, frame: &[u8]) -> Result<Vec<u64>, MpcError> {
-    Ok(check_frame(party, tag, want, frame)?
+    Ok(check_frame(party, tag, want, 8, frame)?
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
         .collect())
@@ -336,7 +355,7 @@ impl<S: TripleSource> Party<S> {
             if j == self.mesh.me {
                 continue;
             }
-            let bytes = check_frame(j, tag, mine.len(), f)?;
+            let bytes = check_frame(j, tag, mine.len(), 8, f)?;
             for (o, c) in out.iter_mut().zip(bytes.chunks_exact(8)) {
                 *o = o.wrapping_add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
             }

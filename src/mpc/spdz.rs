@@ -24,7 +24,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::dealer::Seed;
 use super::error::MpcError;
-use super::party::Mesh;
+use super::party::{Mesh, check_frame, frame_with};
 
 /// What the authenticated computation will consume.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -356,36 +356,15 @@ impl AuthMaterial {
 }
 
 fn enc128(tag: u64, vals: &[u128]) -> Vec<u8> {
-    let mut out = vec![0u8; 12 + 16 * vals.len()];
-    out[..8].copy_from_slice(&tag.to_be_bytes());
-    out[8..12].copy_from_slice(&(vals.len() as u32).to_be_bytes());
-    for (c, v) in out[12..].chunks_exact_mut(16).zip(vals) {
-        c.copy_from_slice(&v.to_le_bytes());
-    }
-    out
+    frame_with(tag, vals.len(), 16, |body| {
+        for (c, v) in body.chunks_exact_mut(16).zip(vals) {
+            c.copy_from_slice(&v.to_le_bytes());
+        }
+    })
 }
 
 fn dec128(party: usize, tag: u64, want: usize, f: &[u8]) -> Result<Vec<u128>, MpcError> {
-    if f.len() < 12 {
-        return Err(MpcError::Malformed {
-            party,
-            reason: "frame shorter than its header".into(),
-        });
-    }
-    let got = u64::from_be_bytes(f[..8].try_into().expect("8 bytes"));
-    if got != tag {
-        return Err(MpcError::PeerMisbehaved(format!(
-            "party {party} sent a message for operation {got} during operation {tag}"
-        )));
-    }
-    let n = u32::from_be_bytes(f[8..12].try_into().expect("4 bytes")) as usize;
-    if n != want || f.len() != 12 + 16 * want {
-        return Err(MpcError::Malformed {
-            party,
-            reason: format!("{n} values in {} bytes, expected {want}", f.len()),
-        });
-    }
-    Ok(f[12..]
+    Ok(check_frame(party, tag, want, 16, f)?
         .chunks_exact(16)
         .map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes")))
         .collect())

@@ -310,15 +310,17 @@ impl ClientAwaitResponse {
             .enumerate()
             .filter_map(|(i, o)| lookup.find(o).map(|j| (i, j)))
             .collect();
+        // The client's common elements, in its input order.
+        let common = || -> Vec<Vec<u8>> {
+            matches
+                .iter()
+                .map(|&(i, _)| client.elements[i].clone())
+                .collect()
+        };
         match hello.mode {
             Mode::Intersection => Ok(ClientStep::Done(ClientOutput {
                 intersection_size: matches.len(),
-                intersection: Some(
-                    matches
-                        .iter()
-                        .map(|&(i, _)| client.elements[i].clone())
-                        .collect(),
-                ),
+                intersection: Some(common()),
                 intersection_sum: None,
                 shares: None,
             })),
@@ -393,12 +395,7 @@ impl ClientAwaitResponse {
                     },
                     ClientOutput {
                         intersection_size: matches.len(),
-                        intersection: Some(
-                            matches
-                                .iter()
-                                .map(|&(i, _)| client.elements[i].clone())
-                                .collect(),
-                        ),
+                        intersection: Some(common()),
                         intersection_sum: None,
                         shares: Some(shares),
                     },

@@ -79,19 +79,13 @@ impl Common {
     }
 }
 
+/// The server's options, shared by `serve` and `local`.
 #[derive(Args)]
-pub struct ServeArgs {
-    /// Address to listen on (HOST:PORT).
-    #[arg(long)]
-    listen: String,
-    /// The server's set: one identifier per line, or a CSV with a header (.csv, --column
-    /// or --values-column).
-    #[arg(long)]
-    input: PathBuf,
-    /// CSV identifier column (default: the first).
+pub struct ServerSide {
+    /// CSV identifier column of the server's input (default: the first).
     #[arg(long)]
     column: Option<String>,
-    /// CSV column of non-negative integer values (sum and shares modes).
+    /// CSV column of the server's non-negative integer values (sum and shares modes).
     #[arg(long)]
     values_column: Option<String>,
     /// What the client learns.
@@ -103,13 +97,46 @@ pub struct ServeArgs {
     /// How the server's set is sent.
     #[arg(long, value_enum, default_value = "compressed")]
     format: FormatArg,
+    /// Bits of the session's fresh Paillier key (sum and shares).
+    #[arg(long, default_value_t = 3072)]
+    key_bits: u32,
+}
+
+impl ServerSide {
+    /// Reads the server's set and builds the server.
+    fn build(
+        &self,
+        input: &Path,
+        key: Option<SecretKey>,
+        common: &Common,
+    ) -> Result<psi::Server, Failure> {
+        let mode: Mode = self.mode.into();
+        let set = read_set(
+            input,
+            self.column.as_deref(),
+            self.values_column.as_deref(),
+            common.norm(),
+        )?;
+        let config = server_config(mode, self.format, self.threshold, &common.label);
+        make_server(mode, config, set, key, self.key_bits)
+    }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (HOST:PORT).
+    #[arg(long)]
+    listen: String,
+    /// The server's set: one identifier per line, or a CSV with a header (.csv, --column
+    /// or --values-column).
+    #[arg(long)]
+    input: PathBuf,
+    #[command(flatten)]
+    server: ServerSide,
     /// Sum / shares: the Paillier private key (pheutil JWK) to use; default: a fresh key
     /// for this session.
     #[arg(long)]
     key: Option<PathBuf>,
-    /// Bits of the fresh Paillier key.
-    #[arg(long, default_value_t = 3072)]
-    key_bits: u32,
     /// Shares mode: write the server's shares here (CSV: index,share).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -147,30 +174,14 @@ pub struct LocalArgs {
     /// The server's set.
     #[arg(long)]
     server_input: PathBuf,
-    /// CSV identifier column of the server's input (default: the first).
-    #[arg(long)]
-    column: Option<String>,
-    /// CSV column of the server's values (sum and shares modes).
-    #[arg(long)]
-    values_column: Option<String>,
     /// The client's set.
     #[arg(long)]
     client_input: PathBuf,
     /// CSV identifier column of the client's input (default: the first).
     #[arg(long)]
     client_column: Option<String>,
-    /// What the client learns.
-    #[arg(long, value_enum)]
-    mode: ModeArg,
-    /// Sum mode: refuse sums over fewer matches.
-    #[arg(long, default_value_t = 0)]
-    threshold: u64,
-    /// How the server's set is sent.
-    #[arg(long, value_enum, default_value = "compressed")]
-    format: FormatArg,
-    /// Bits of the session's Paillier key (sum and shares).
-    #[arg(long, default_value_t = 3072)]
-    key_bits: u32,
+    #[command(flatten)]
+    server: ServerSide,
     #[command(flatten)]
     common: Common,
 }
@@ -319,16 +330,8 @@ fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
 }
 
 fn serve(a: ServeArgs) -> Result<(), Failure> {
-    let mode: Mode = a.mode.into();
-    let set = read_set(
-        &a.input,
-        a.column.as_deref(),
-        a.values_column.as_deref(),
-        a.common.norm(),
-    )?;
     let key = a.key.as_deref().map(crate::keys::load_secret).transpose()?;
-    let config = server_config(mode, a.format, a.threshold, &a.common.label);
-    let server = make_server(mode, config, set, key, a.key_bits)?;
+    let server = a.server.build(&a.input, key, &a.common)?;
     let listener = TcpListener::bind(&a.listen)
         .map_err(|e| Failure(format!("cannot listen on {}: {e}", a.listen)))?;
     let timeout = Duration::from_secs(a.common.timeout);
@@ -393,20 +396,17 @@ fn query(a: QueryArgs) -> Result<(), Failure> {
 }
 
 fn local(a: LocalArgs) -> Result<(), Failure> {
-    let mode: Mode = a.mode.into();
-    let norm = a.common.norm();
-    let sset = read_set(
-        &a.server_input,
-        a.column.as_deref(),
-        a.values_column.as_deref(),
-        norm,
+    let mode: Mode = a.server.mode.into();
+    let server = a.server.build(&a.server_input, None, &a.common)?;
+    let cset = read_set(
+        &a.client_input,
+        a.client_column.as_deref(),
+        None,
+        a.common.norm(),
     )?;
-    let cset = read_set(&a.client_input, a.client_column.as_deref(), None, norm)?;
-    let config = server_config(mode, a.format, a.threshold, &a.common.label);
-    let server = make_server(mode, config, sset, None, a.key_bits)?;
     let mut cconfig = ClientConfig::new(mode);
     cconfig.label = a.common.label.clone();
-    cconfig.min_paillier_bits = a.key_bits.min(2048);
+    cconfig.min_paillier_bits = a.server.key_bits.min(2048);
     let client = psi::Client::new(cconfig, cset.elements)?;
     let (out, sout) = run_local(server, client)?;
     if mode == Mode::Shares && a.common.json {
