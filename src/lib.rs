@@ -30,5 +30,6 @@ pub mod net;
 pub mod paillier;
 pub mod psi;
 pub mod rng;
+mod util;
 
 pub use error::{Error, Result};

@@ -8,7 +8,22 @@ use std::time::Duration;
 
 use shroud::mpc::spdz::{AuthMaterial, AuthParty, AuthRequest, deal};
 use shroud::mpc::{FractionalBits, Mesh, MpcError, NoRandomness, Party};
-use shroud::net::{NetError, Transport};
+use shroud::net::{ChannelOptions, Identity, NetError, Peers, Security, Transport};
+
+/// Party `i`'s channel set-up among `n` parties with seeded identities, every party pinned
+/// under its index.
+fn pinned_party(i: usize, n: usize) -> (Security, ChannelOptions) {
+    let ids: Vec<Identity> = (0..n)
+        .map(|j| Identity::generate(&mut shroud::rng::seeded(1000 + j as u64)))
+        .collect();
+    let mut peers = Peers::default();
+    for (j, id) in ids.iter().enumerate() {
+        peers.insert(&j.to_string(), id.fingerprint()).unwrap();
+    }
+    let me = ids.into_iter().nth(i).unwrap();
+    let opts = ChannelOptions::new("mpc", b"test").with_timeout(Duration::from_secs(20));
+    (Security::pinned(me, peers), opts)
+}
 
 /// A transport that adds 1 to the last byte of the `target`-th frame it sends.
 struct Tamper {
@@ -41,6 +56,9 @@ impl Transport for Tamper {
     fn exchange(&mut self, msg: &[u8]) -> Result<Vec<u8>, NetError> {
         let m = self.alter(msg);
         self.inner.exchange(&m)
+    }
+    fn set_max_frame(&mut self, max: usize) {
+        self.inner.set_max_frame(max);
     }
     fn bytes_sent(&self) -> u64 {
         self.inner.bytes_sent()
@@ -162,7 +180,8 @@ fn tcp_mesh_runs_and_checks_indices() {
         .map(|i| {
             let addrs = addrs.clone();
             std::thread::spawn(move || -> Result<Vec<f64>, MpcError> {
-                let mesh = Mesh::tcp(i, &addrs, Duration::from_secs(20))?;
+                let (security, opts) = pinned_party(i, 3);
+                let mesh = Mesh::tcp(i, &addrs, &security, &opts)?;
                 let mut p = Party::new(mesh, NoRandomness, FractionalBits::default());
                 let rows = vec![vec![i as f64, 10.0 * i as f64], vec![1.0 + i as f64, 3.0]];
                 let s = shroud::mpc::stats::joint_stats(
@@ -182,7 +201,8 @@ fn tcp_mesh_runs_and_checks_indices() {
             "{mean:?}"
         );
     }
-    // A peer that claims the wrong index is refused during the handshake.
+    // In the insecure mode, a peer that claims the wrong index is refused during the
+    // plaintext hello.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -190,7 +210,10 @@ fn tcp_mesh_runs_and_checks_indices() {
         .port();
     let addrs = vec![format!("127.0.0.1:{port}"), "127.0.0.1:1".to_string()];
     let a2 = addrs.clone();
-    let server = std::thread::spawn(move || Mesh::tcp(0, &a2, Duration::from_secs(10)));
+    let server = std::thread::spawn(move || {
+        let opts = ChannelOptions::new("mpc", b"test").with_timeout(Duration::from_secs(10));
+        Mesh::tcp(0, &a2, &Security::insecure_plaintext(), &opts)
+    });
     std::thread::sleep(Duration::from_millis(200));
     let mut t =
         shroud::net::TcpTransport::connect(&addrs[0], Duration::from_secs(5), 1 << 20).unwrap();
@@ -245,6 +268,7 @@ fn malformed_frames_and_dropped_peers_are_clear_errors() {
 #[test]
 fn stats_as_separate_processes() {
     let dir = std::env::temp_dir().join(format!("shroud-mpc-proc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let files = [
         ("h0.csv", "age,bp\n61,145\n45,130\n70,160\n"),
@@ -269,6 +293,22 @@ fn stats_as_separate_processes() {
         .collect::<Vec<_>>()
         .join(",");
     let exe = env!("CARGO_BIN_EXE_shroud");
+    // Each party makes its identity; the peers file pins all three by index.
+    let mut peers = String::new();
+    for i in 0..3 {
+        let out = std::process::Command::new(exe)
+            .args(["identity", "new", "--out"])
+            .arg(dir.join(format!("id{i}")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        peers.push_str(&format!("{i} {}", String::from_utf8_lossy(&out.stdout)));
+    }
+    std::fs::write(dir.join("peers.txt"), peers).unwrap();
     // All three run at once (each waits for the others).
     let procs: Vec<_> = (0..3)
         .map(|i| {
@@ -283,6 +323,10 @@ fn stats_as_separate_processes() {
                     "--input",
                 ])
                 .arg(dir.join(files[i].0))
+                .arg("--identity")
+                .arg(dir.join(format!("id{i}")))
+                .arg("--peers")
+                .arg(dir.join("peers.txt"))
                 .args(["--columns", "age,bp", "--json", "--timeout", "60"])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

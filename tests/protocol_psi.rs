@@ -319,12 +319,38 @@ proptest! {
 #[test]
 fn separate_processes_over_loopback() {
     let dir = std::env::temp_dir().join(format!("shroud-psi-proc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    let exe = env!("CARGO_BIN_EXE_shroud");
+    // The server and the client each make an identity and pin the other's.
+    let mut peers = String::new();
+    for role in ["server", "client"] {
+        let out = std::process::Command::new(exe)
+            .args(["identity", "new", "--out"])
+            .arg(dir.join(role))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        peers.push_str(&format!("{role} {}", String::from_utf8_lossy(&out.stdout)));
+    }
+    let peers_file = dir.join("peers.txt");
+    std::fs::write(&peers_file, peers).unwrap();
+    let channel = |role: &str| {
+        vec![
+            "--identity".to_string(),
+            dir.join(role).display().to_string(),
+            "--peers".to_string(),
+            peers_file.display().to_string(),
+        ]
+    };
     let server_csv = dir.join("server.csv");
     let client_txt = dir.join("client.txt");
     std::fs::write(&server_csv, "id,visits\nAnn,3\nbob,4\ncarol,5\n").unwrap();
     std::fs::write(&client_txt, " ann\nBob\ndave\n").unwrap();
-    let exe = env!("CARGO_BIN_EXE_shroud");
     for (mode, extra, want) in [
         (
             "intersection",
@@ -364,6 +390,7 @@ fn separate_processes_over_loopback() {
                 "60",
             ])
             .args(&extra)
+            .args(channel("server"))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -384,6 +411,7 @@ fn separate_processes_over_loopback() {
                 "--timeout",
                 "60",
             ])
+            .args(channel("client"))
             .output()
             .unwrap();
         let status = server.wait().unwrap();

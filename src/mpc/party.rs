@@ -2,7 +2,6 @@
 //! [`super::ops`] over a [`Mesh`] of transports to every other party.
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use rand_core::CryptoRng;
 
@@ -11,7 +10,10 @@ use super::fixed::FractionalBits;
 use super::ops;
 use super::share::{Shared, share};
 use super::triples::TripleSource;
-use crate::net::{DEFAULT_MAX_FRAME, MemoryTransport, NetError, TcpTransport, Transport};
+use crate::net::{
+    self, ChannelOptions, MemoryTransport, NetError, Security, TcpTransport, Transport,
+};
+use crate::util::printable;
 
 /// Connections from one party to every other.
 pub struct Mesh {
@@ -50,84 +52,73 @@ impl Mesh {
             .collect()
     }
 
-    /// Party `me` of `addrs.len()` joins over TCP: it listens on `addrs[me]`, connects to
-    /// every lower-numbered party and accepts the higher-numbered ones. Each connection
-    /// starts with a handshake naming the protocol, both party indices and the number of
-    /// parties; a peer that claims another index, or a second connection from the same
-    /// party, is refused.
+    /// Party `me` of `addrs.len()` joins over the network: it listens on `addrs[me]`,
+    /// connects to every lower-numbered party and accepts the higher-numbered ones.
+    ///
+    /// With [`Security::Pinned`] (the default of the CLI) every link is a Noise channel and
+    /// a peer's index is the name its authenticated key is pinned under in the peers file
+    /// (`0`, `1`, ...): a peer with an unpinned key, with the key of another index, or
+    /// connecting twice is refused before any share is sent. `opts` names the protocol and
+    /// the session, which every party must agree on. If this party's own fingerprint is
+    /// pinned, it must be pinned under `me`.
+    ///
+    /// With [`Security::InsecurePlaintext`] each connection starts with a plaintext hello
+    /// naming both indices and n, taken on the peer's word (loopback tests only).
     ///
     /// # Errors
     /// [`MpcError::Net`] on a timeout, a refused or failed handshake, or an address that
     /// cannot be bound or resolved.
-    pub fn tcp(me: usize, addrs: &[String], timeout: Duration) -> Result<Mesh, MpcError> {
+    pub fn tcp(
+        me: usize,
+        addrs: &[String],
+        security: &Security,
+        opts: &ChannelOptions,
+    ) -> Result<Mesh, MpcError> {
         let n = addrs.len();
         if n < 2 || me >= n {
             return Err(MpcError::InvalidInput(format!(
                 "party {me} of {n}: need at least 2 parties and an index below n"
             )));
         }
+        if let Security::Pinned { identity, peers } = security {
+            match peers.name_of(&identity.fingerprint()) {
+                Some(name) if name != me.to_string() => {
+                    return Err(NetError::Config(format!(
+                        "this identity is pinned as party {name:?} in the peers file, but runs as party {me}"
+                    ))
+                    .into());
+                }
+                _ => {}
+            }
+        }
         let listener = TcpListener::bind(&addrs[me])
             .map_err(|e| NetError::Io(format!("cannot listen on {}: {e}", addrs[me])))?;
         let mut links: Vec<Option<Box<dyn Transport + Send>>> = (0..n).map(|_| None).collect();
         for (j, addr) in addrs.iter().enumerate().take(me) {
-            let mut t = TcpTransport::connect(addr, timeout, DEFAULT_MAX_FRAME)?;
-            let mut hello = HANDSHAKE.to_vec();
-            for x in [me as u32, j as u32, n as u32] {
-                hello.extend_from_slice(&x.to_be_bytes());
-            }
-            t.send(&hello)?;
-            let ack = t.recv()?;
-            if ack != b"ok" {
-                return Err(NetError::Handshake(format!(
-                    "party {j} at {addr} refused: {}",
-                    String::from_utf8_lossy(&ack)
-                ))
-                .into());
-            }
-            links[j] = Some(Box::new(t));
+            let t = match security {
+                Security::Pinned { .. } => net::connect(addr, security, opts, &j.to_string())?,
+                Security::InsecurePlaintext => plaintext_hello(addr, me, j, n, opts)?,
+            };
+            links[j] = Some(t);
         }
         for _ in me + 1..n {
-            let mut t = TcpTransport::accept(&listener, timeout, 64)?;
-            let hello = t.recv()?;
-            let field = |i: usize| -> u32 {
-                u32::from_be_bytes(
-                    hello[8 + 4 * i..12 + 4 * i]
-                        .try_into()
-                        .expect("length checked"),
-                )
+            let (j, t) = match security {
+                Security::Pinned { .. } => {
+                    let allowed = |name: &str| {
+                        name.parse::<usize>()
+                            .is_ok_and(|j| j > me && j < n && links[j].is_none())
+                    };
+                    let (t, name) = net::accept(&listener, security, opts, allowed)?;
+                    // `allowed` accepted only indices in me+1..n.
+                    (
+                        name.parse::<usize>()
+                            .map_err(|_| NetError::UnknownPeer(name))?,
+                        t,
+                    )
+                }
+                Security::InsecurePlaintext => plaintext_welcome(&listener, me, n, &links, opts)?,
             };
-            let problem = if hello.len() != 20 || &hello[..8] != HANDSHAKE {
-                Some("not a shroud mpc handshake".to_string())
-            } else if field(1) as usize != me || field(2) as usize != n {
-                Some(format!(
-                    "peer expects party {} of {}, this is party {me} of {n}",
-                    field(1),
-                    field(2)
-                ))
-            } else if (field(0) as usize) <= me || field(0) as usize >= n {
-                Some(format!(
-                    "peer claims index {}, expected one of {}..{n}",
-                    field(0),
-                    me + 1
-                ))
-            } else if links[field(0) as usize].is_some() {
-                Some(format!("party {} connected twice", field(0)))
-            } else {
-                None
-            };
-            if let Some(p) = problem {
-                let _ = t.send(p.as_bytes());
-                return Err(NetError::Handshake(p).into());
-            }
-            t.send(b"ok")?;
-            let j = field(0) as usize;
-            // After the handshake the frame limit goes back to the default.
-            let stream = t.into_stream();
-            links[j] = Some(Box::new(TcpTransport::new(
-                stream,
-                timeout,
-                DEFAULT_MAX_FRAME,
-            )?));
+            links[j] = Some(t);
         }
         Ok(Mesh { me, links })
     }
@@ -222,6 +213,77 @@ impl Mesh {
 
 /// An opening's frame: the operation number, the count, then `count` little-endian values
 /// of `width` bytes each (8 in the plain mode, 16 in the authenticated one).
+/// The insecure mode's hello, sent by the connecting party: protocol tag, its own index,
+/// the index it expects, n.
+fn plaintext_hello(
+    addr: &str,
+    me: usize,
+    j: usize,
+    n: usize,
+    opts: &ChannelOptions,
+) -> Result<Box<dyn Transport + Send>, MpcError> {
+    let mut t = TcpTransport::connect(addr, opts.timeout, opts.max_frame)?;
+    let mut hello = HANDSHAKE.to_vec();
+    for x in [me as u32, j as u32, n as u32] {
+        hello.extend_from_slice(&x.to_be_bytes());
+    }
+    t.send(&hello)?;
+    let ack = t.recv()?;
+    if ack != b"ok" {
+        return Err(NetError::Handshake(format!(
+            "party {j} at {addr} refused: {}",
+            printable(&String::from_utf8_lossy(&ack), 200)
+        ))
+        .into());
+    }
+    Ok(Box::new(t))
+}
+
+/// The insecure mode's answer to a hello: checks the indices the peer announces.
+fn plaintext_welcome(
+    listener: &TcpListener,
+    me: usize,
+    n: usize,
+    links: &[Option<Box<dyn Transport + Send>>],
+    opts: &ChannelOptions,
+) -> Result<(usize, Box<dyn Transport + Send>), MpcError> {
+    let mut t = TcpTransport::accept(listener, opts.timeout, 64)?;
+    let hello = t.recv()?;
+    let field = |i: usize| -> usize {
+        let b: [u8; 4] = hello[8 + 4 * i..12 + 4 * i]
+            .try_into()
+            .expect("length checked before any field is read");
+        u32::from_be_bytes(b) as usize
+    };
+    let problem = if hello.len() != 20 || &hello[..8] != HANDSHAKE {
+        Some("not a shroud mpc handshake".to_string())
+    } else if field(1) != me || field(2) != n {
+        Some(format!(
+            "peer expects party {} of {}, this is party {me} of {n}",
+            field(1),
+            field(2)
+        ))
+    } else if field(0) <= me || field(0) >= n {
+        Some(format!(
+            "peer claims index {}, expected one of {}..{n}",
+            field(0),
+            me + 1
+        ))
+    } else if links[field(0)].is_some() {
+        Some(format!("party {} connected twice", field(0)))
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        let _ = t.send(p.as_bytes());
+        return Err(NetError::Handshake(p).into());
+    }
+    t.send(b"ok")?;
+    // After the hello the frame limit goes back to the session's.
+    t.set_max_frame(opts.max_frame);
+    Ok((field(0), Box::new(t)))
+}
+
 pub(crate) fn frame_with(
     tag: u64,
     count: usize,

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_mpc;
 mod bench_psi;
+mod channel;
 mod demo;
 mod dp;
 mod keys;
@@ -55,6 +56,11 @@ enum Command {
     Mpc {
         #[command(subcommand)]
         what: mpc::MpcCommand,
+    },
+    /// Long-term identities for authenticated channels.
+    Identity {
+        #[command(subcommand)]
+        what: channel::IdentityCommand,
     },
     /// Run the worked example: encrypted risk scoring between a hospital and a model owner.
     Demo,
@@ -109,6 +115,7 @@ fn main() -> ExitCode {
         Command::Dp { what } => dp::run(what),
         Command::Psi { what } => psi::run(what),
         Command::Mpc { what } => mpc::run(what),
+        Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
     };
     match result {

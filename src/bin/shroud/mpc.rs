@@ -7,8 +7,10 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 use shroud::mpc::stats::{JointStats, joint_stats};
 use shroud::mpc::{FractionalBits, Mesh, NoRandomness, Party};
+use shroud::net::ChannelOptions;
 
 use crate::Failure;
+use crate::channel::ChannelArgs;
 
 #[derive(Subcommand)]
 pub enum MpcCommand {
@@ -40,6 +42,11 @@ pub struct StatsArgs {
     /// Network timeout in seconds (connecting, and each message).
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Session label; every party must use the same one.
+    #[arg(long, default_value = "shroud-mpc-stats")]
+    session: String,
+    #[command(flatten)]
+    channel: ChannelArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -150,7 +157,10 @@ fn stats(a: StatsArgs) -> Result<(), Failure> {
                 )));
             }
             let rows = read_rows(input, &a.columns)?;
-            let mesh = Mesh::tcp(me, addrs, Duration::from_secs(a.timeout))?;
+            let security = a.channel.security()?;
+            let opts = ChannelOptions::new("mpc stats", a.session.as_bytes())
+                .with_timeout(Duration::from_secs(a.timeout));
+            let mesh = Mesh::tcp(me, addrs, &security, &opts)?;
             let mut p = Party::new(mesh, NoRandomness, frac);
             joint_stats(&mut p, &a.columns, &rows, &mut shroud::rng::os_rng())?
         }

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use shroud::net::{DEFAULT_MAX_FRAME, MemoryTransport, TcpTransport};
+use shroud::net::{self, ChannelOptions, MemoryTransport, Security};
 use shroud::paillier::{KeygenOptions, SecretKey, generate_keypair};
 use shroud::psi::input::{InputSet, Normalize, read_csv, read_lines};
 use shroud::psi::{self, ClientConfig, ClientOutput, Mode, ServerConfig, ServerOutput, SetFormat};
 
 use crate::Failure;
+use crate::channel::ChannelArgs;
 
 #[derive(Subcommand)]
 pub enum PsiCommand {
@@ -71,6 +72,11 @@ pub struct Common {
 }
 
 impl Common {
+    fn channel_options(&self) -> ChannelOptions {
+        ChannelOptions::new("psi", self.label.as_bytes())
+            .with_timeout(Duration::from_secs(self.timeout))
+    }
+
     fn norm(&self) -> Normalize {
         Normalize {
             trim: self.trim,
@@ -141,6 +147,8 @@ pub struct ServeArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
+    channel: ChannelArgs,
+    #[command(flatten)]
     common: Common,
 }
 
@@ -165,6 +173,11 @@ pub struct QueryArgs {
     /// Smallest server Paillier key accepted.
     #[arg(long, default_value_t = 2048)]
     min_key_bits: u32,
+    /// The name the server's key is pinned under in --peers.
+    #[arg(long, default_value = "server")]
+    server_name: String,
+    #[command(flatten)]
+    channel: ChannelArgs,
     #[command(flatten)]
     common: Common,
 }
@@ -332,10 +345,22 @@ fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
 fn serve(a: ServeArgs) -> Result<(), Failure> {
     let key = a.key.as_deref().map(crate::keys::load_secret).transpose()?;
     let server = a.server.build(&a.input, key, &a.common)?;
+    let security = a.channel.security()?;
     let listener = TcpListener::bind(&a.listen)
         .map_err(|e| Failure(format!("cannot listen on {}: {e}", a.listen)))?;
-    let timeout = Duration::from_secs(a.common.timeout);
-    let mut t = TcpTransport::accept(&listener, timeout, DEFAULT_MAX_FRAME)?;
+    let opts = a.common.channel_options();
+    let own = match &security {
+        Security::Pinned { identity, peers } => {
+            peers.name_of(&identity.fingerprint()).map(str::to_string)
+        }
+        _ => None,
+    };
+    let (mut t, who) = net::accept(&listener, &security, &opts, |name| {
+        Some(name) != own.as_deref()
+    })?;
+    if security.is_secure() {
+        eprintln!("shroud: client {who:?} authenticated");
+    }
     let out = psi::run_server(&mut t, server, &mut shroud::rng::os_rng())?;
     print_server(&out, a.common.json);
     if let (Some(path), Some(shares)) = (&a.out, &out.shares) {
@@ -369,8 +394,9 @@ fn query(a: QueryArgs) -> Result<(), Failure> {
     config.label = a.common.label.clone();
     config.min_paillier_bits = a.min_key_bits;
     let client = psi::Client::new(config, set.elements)?;
-    let timeout = Duration::from_secs(a.common.timeout);
-    let mut t = TcpTransport::connect(&a.connect, timeout, DEFAULT_MAX_FRAME)?;
+    let security = a.channel.security()?;
+    let opts = a.common.channel_options();
+    let mut t = net::connect(&a.connect, &security, &opts, &a.server_name)?;
     let out = psi::run_client(&mut t, client, &mut shroud::rng::os_rng())?;
     print_client(mode, &out, a.common.json);
     if let Some(path) = &a.out {
