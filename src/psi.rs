@@ -28,29 +28,47 @@
 //! - The server's set travels as sorted truncated tags (30 + log2(N M) bits each) or as a
 //!   Golomb-Rice compressed set ([`gcs`]); either way the chance of any false match in the
 //!   session is at most 2^-30.
-//! - Sum: the server (which holds a Paillier key) sends its values encrypted and each one
-//!   padded with a key derived from that element's OPRF value, so the client can only open
-//!   the ciphertexts of elements it holds. The client adds up the matched ones, adds a mask
-//!   40 bits longer than the largest possible sum, rerandomizes and sends the ciphertext
-//!   with the match count; the server refuses counts below its threshold and otherwise
-//!   returns the decryption, which the client unmasks.
-//! - Shares: as sum, but per match: the client sends E(v_j + r_j) (rerandomized) in its own
-//!   order and keeps -r_j mod 2^64; the server's share is (v_j + r_j) mod 2^64.
+//! - Sum: the server (which holds a Paillier key) sends each value as E(v + u), where u is
+//!   a secret offset drawn fresh for the session, one-time padded with a key derived from
+//!   that element's OPRF value, so the client can only open the ciphertexts of elements it
+//!   holds. The client adds up its c matches, adds a mask r uniform in [0, n - 2^L)
+//!   (L = 64 + ceil(log2(c + 1)), the size of an honest sum), rerandomizes and sends the
+//!   ciphertext with c. The server refuses c below its threshold, decrypts, subtracts c u
+//!   and returns only the low L bits, from which the client removes r.
+//! - Shares: as sum, but per match: the client sends E(v_j + u + r_j) (r_j uniform in
+//!   [0, n - 2^64), rerandomized) in its own order and keeps -r_j mod 2^64; the server's
+//!   share is (decryption - u) mod 2^64.
 //!
-//! # Trust model and leakage
-//! Both parties are semi-honest (they follow the protocol and try to learn more from what
-//! they see). Under that model the table above is exactly what each learns. What an active
-//! cheater can do:
-//! - A client that uses a different blind per element in cardinality or sum mode can undo
-//!   the server's shuffle and learn which of its elements matched (as in every DH-based
-//!   PSI-cardinality protocol). A client can always pick its set, so it can probe for chosen
-//!   elements, and in sum mode it can under-report its count, so the threshold only binds an
-//!   honest client: a cheating client can learn the value of any single element it holds.
-//! - A server can choose its set and values freely, and in sum mode can lie about the
-//!   decryption (the client checks it is in range but cannot detect a plausible lie).
-//! - Neither side can learn anything about the other's elements outside the intersection
+//! # What each side learns
+//! Set sizes are always public. "Semi-honest" is a peer that follows the protocol and
+//! studies what it saw; "malicious" one that sends whatever it likes.
+//!
+//! | mode | client learns, server semi-honest | client learns, client malicious | server learns, client semi-honest | server learns, server malicious |
+//! |---|---|---|---|---|
+//! | intersection | its elements the server holds | the same, for any set it picks | nothing | nothing |
+//! | cardinality | the intersection size | which of its elements matched (per-element blinds undo the shuffle, as in every DH-based PSI-CA) | nothing | nothing |
+//! | sum | the size and the sum | which elements matched, and at most L bits per session about their values: one combination of its matched values with coefficients summing to the count it claims, modulo 2^L (e.g. one single value, whatever the threshold) | the size the client reports | the same, within 2^L / n of nothing else, whatever values it encrypted |
+//! | shares | its common elements and a share of each value | the same, for any set it picks; it can make the server's shares hold other combinations of matched values (nothing is revealed to it) | the size, its shares | the same, within 2^64 / n of nothing else, whatever values it encrypted |
+//!
+//! Notes on the malicious columns:
+//! - A client always chooses its set, so it can probe for chosen elements. The threshold
+//!   binds the count a client reports; a cheating client can report any count, so the
+//!   threshold limits an honest client only. What it cannot do is use the server to
+//!   decrypt anything else: a packed combination such as sum 2^(70 j) E(v_j + u) leaves
+//!   u in the result unless the coefficients sum to the count (then the low L bits hold
+//!   one honest-sized value), and a ciphertext from anywhere else, under a reused key,
+//!   comes back offset by u. Closing the last L bits needs zero-knowledge proofs that the
+//!   client's coefficients are 0 or 1 (Miao et al., CRYPTO 2020); shroud does not have
+//!   them yet.
+//! - A server can choose its set and values, and can make the client's sum or shares
+//!   wrong (the client checks only that a sum is no larger than c 64-bit values); it
+//!   cannot learn which elements matched: what it decrypts is masked uniformly mod n.
+//! - Neither side learns anything about the other's elements outside the intersection
 //!   (beyond set sizes), even when cheating: that rests on the one-more-gap-DH assumption
 //!   of RFC 9497, the pads and Paillier's semantic security.
+//! - Over a network, the channel layer ([`crate::net`]) authenticates both parties by
+//!   pinned keys and encrypts every message; a passive or active network attacker learns
+//!   set sizes (from message lengths) and nothing else.
 //!
 //! # Example
 //! ```
@@ -74,6 +92,7 @@ pub mod client;
 pub mod error;
 pub mod gcs;
 pub mod input;
+mod masks;
 pub mod msgs;
 pub mod oprf;
 pub mod server;
@@ -165,16 +184,21 @@ pub struct ServerConfig {
     pub format: SetFormat,
     /// Sum mode: refuse sums over fewer matches (0: no threshold).
     pub threshold: u64,
+    /// Most elements a client may send: the server refuses a larger request before
+    /// reading it (32 bytes an element).
+    pub max_client_elements: u64,
 }
 
 impl ServerConfig {
-    /// Defaults: label `shroud-psi`, compressed set, no threshold.
+    /// Defaults: label `shroud-psi`, compressed set, no threshold, clients of up to 2^20
+    /// elements (a 32 MiB request).
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
             label: "shroud-psi".into(),
             format: SetFormat::Compressed,
             threshold: 0,
+            max_client_elements: 1 << 20,
         }
     }
 
@@ -289,8 +313,9 @@ pub fn session_dst(mode: Mode, session_id: &[u8; 16], label: &[u8]) -> Vec<u8> {
 }
 
 /// The 64-byte OPRF output an element's tag and pad come from: RFC 9497 `Finalize` over
-/// the element in ordered modes, over the group element alone in shuffled ones.
-pub(crate) fn output_for(mode: Mode, input: &[u8], element: &[u8; 32]) -> [u8; 64] {
+/// the element in ordered modes, over the group element alone in shuffled ones. `element`
+/// is the compressed OPRF evaluation k * H(input).
+pub fn output_for(mode: Mode, input: &[u8], element: &[u8; 32]) -> [u8; 64] {
     match mode {
         Mode::Intersection | Mode::Shares => oprf::finalize_element(input, element),
         Mode::Cardinality | Mode::Sum => oprf::finalize_element(b"shroud-psi-unordered", element),
@@ -298,8 +323,9 @@ pub(crate) fn output_for(mode: Mode, input: &[u8], element: &[u8; 32]) -> [u8; 6
 }
 
 /// XORs `data` with a ChaCha20 keystream keyed by bytes 32..64 of an OPRF output (bytes
-/// 0..16 make the tag, so the two are independent).
-pub(crate) fn pad(output: &[u8; 64], data: &mut [u8]) {
+/// 0..16 make the tag, so the two are independent): how a server's encrypted value is
+/// hidden from every client that does not hold its element.
+pub fn pad(output: &[u8; 64], data: &mut [u8]) {
     let mut key = [0u8; 32];
     key.copy_from_slice(&output[32..]);
     let mut ks = chacha20::ChaCha20Rng::from_seed(key);
@@ -335,8 +361,20 @@ fn check_elements(elements: &[Vec<u8>]) -> Result<(), PsiError> {
     Ok(())
 }
 
-fn recv<T: Transport + ?Sized>(t: &mut T, expected: &'static str) -> Result<Message, PsiError> {
-    let msg = Message::decode(&t.recv()?)?;
+/// Frames no message may exceed before the session has fixed its sizes (hellos, aborts).
+const SMALL_FRAME: usize = 4096;
+
+/// Receives one message of kind `expected`, accepting frames of at most `max_frame` bytes
+/// and lists within `limits`.
+fn recv<T: Transport + ?Sized>(
+    t: &mut T,
+    expected: &'static str,
+    max_frame: usize,
+    limits: &msgs::Limits,
+) -> Result<Message, PsiError> {
+    t.set_max_frame(max_frame.max(SMALL_FRAME));
+    let frame = t.recv()?;
+    let msg = or_abort(t, Message::decode_with(&frame, limits))?;
     match msg {
         Message::Abort(reason) => Err(PsiError::PeerAborted(reason)),
         m if m.name() == expected => Ok(m),
@@ -347,12 +385,13 @@ fn recv<T: Transport + ?Sized>(t: &mut T, expected: &'static str) -> Result<Mess
     }
 }
 
-/// On a local error, tells the peer (best effort) before returning the error.
+/// On a local error, tells the peer (best effort, and only what it may know) before
+/// returning the error.
 fn or_abort<T: Transport + ?Sized, X>(t: &mut T, r: Result<X, PsiError>) -> Result<X, PsiError> {
     if let Err(e) = &r
         && !matches!(e, PsiError::Net(_) | PsiError::PeerAborted(_))
     {
-        let _ = t.send(&Message::Abort(e.to_string()).encode());
+        let _ = t.send(&Message::Abort(e.peer_text()).encode());
     }
     r
 }
@@ -369,7 +408,8 @@ pub fn run_server<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
 ) -> Result<ServerOutput, PsiError> {
     let (hello, state) = server.start(rng);
     t.send(&Message::ServerHello(hello).encode())?;
-    let Message::ClientRequest(req) = recv(t, "ClientRequest")? else {
+    let (max, limits) = (state.max_request_bytes(), state.limits());
+    let Message::ClientRequest(req) = recv(t, "ClientRequest", max, &limits)? else {
         unreachable!("recv checks the kind")
     };
     let r = state.respond(req, rng);
@@ -378,7 +418,9 @@ pub fn run_server<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
     match next {
         ServerNext::Done(out) => Ok(out),
         ServerNext::AwaitSum(s) => {
-            let Message::SumRequest(req) = recv(t, "SumRequest")? else {
+            let max = s.max_request_bytes();
+            let Message::SumRequest(req) = recv(t, "SumRequest", max, &msgs::Limits::NO_LISTS)?
+            else {
                 unreachable!("recv checks the kind")
             };
             let r = s.finish(req);
@@ -387,7 +429,8 @@ pub fn run_server<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
             Ok(out)
         }
         ServerNext::AwaitShares(s) => {
-            let Message::SharesRequest(req) = recv(t, "SharesRequest")? else {
+            let (max, limits) = (s.max_request_bytes(), s.limits());
+            let Message::SharesRequest(req) = recv(t, "SharesRequest", max, &limits)? else {
                 unreachable!("recv checks the kind")
             };
             let r = s.finish(req);
@@ -405,13 +448,15 @@ pub fn run_client<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
     client: Client,
     rng: &mut R,
 ) -> Result<ClientOutput, PsiError> {
-    let Message::ServerHello(hello) = recv(t, "ServerHello")? else {
+    let Message::ServerHello(hello) = recv(t, "ServerHello", SMALL_FRAME, &msgs::Limits::NO_LISTS)?
+    else {
         unreachable!("recv checks the kind")
     };
     let r = client.start(hello, rng);
     let (req, state) = or_abort(t, r)?;
     t.send(&Message::ClientRequest(req).encode())?;
-    let Message::ServerResponse(resp) = recv(t, "ServerResponse")? else {
+    let (max, limits) = (state.max_response_bytes(), state.limits());
+    let Message::ServerResponse(resp) = recv(t, "ServerResponse", max, &limits)? else {
         unreachable!("recv checks the kind")
     };
     let r = state.finish(resp, rng);
@@ -419,7 +464,9 @@ pub fn run_client<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
         ClientStep::Done(out) => Ok(out),
         ClientStep::SendSum(req, state) => {
             t.send(&Message::SumRequest(req).encode())?;
-            let Message::SumReply(reply) = recv(t, "SumReply")? else {
+            let Message::SumReply(reply) =
+                recv(t, "SumReply", SMALL_FRAME, &msgs::Limits::NO_LISTS)?
+            else {
                 unreachable!("recv checks the kind")
             };
             state.finish(reply)

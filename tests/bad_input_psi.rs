@@ -197,7 +197,22 @@ fn client_rejects_bad_responses() {
                     *p = 8;
                 }
             },
-            "false positives",
+            "to keep false matches under 2^-30",
+        ),
+        (
+            // Tags narrower than 30 + log2(N M) bits: 20 x 10 elements need 5 bytes.
+            Mode::Intersection,
+            SetFormat::Raw,
+            |r| {
+                if let EncodedSet::Raw { tag_bytes, tags } = &mut r.set {
+                    *tags = tags
+                        .chunks_exact(*tag_bytes as usize)
+                        .flat_map(|t| t[..4].to_vec())
+                        .collect();
+                    *tag_bytes = 4;
+                }
+            },
+            "need 5 to keep false matches under 2^-30",
         ),
         (
             Mode::Intersection,
@@ -372,7 +387,8 @@ fn tcp_frames_oversized_truncated_silent_and_garbage() {
 #[test]
 fn a_peer_abort_is_reported_with_its_reason() {
     let (mut t, mut raw) = pair();
-    let frame = Message::Abort("maintenance".into()).encode();
+    // Control characters (a terminal escape, a newline) never reach the user's terminal.
+    let frame = Message::Abort("maintenance\x1b[2J\nfake prompt$ ".into()).encode();
     raw.write_all(&(frame.len() as u32).to_be_bytes()).unwrap();
     raw.write_all(&frame).unwrap();
     let e = psi::run_client(
@@ -381,7 +397,11 @@ fn a_peer_abort_is_reported_with_its_reason() {
         &mut shroud::rng::seeded(8),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("maintenance"), "{e}");
+    assert!(
+        e.to_string().contains("maintenance?[2J?fake prompt$"),
+        "{e}"
+    );
+    assert!(!e.to_string().chars().any(char::is_control), "{e}");
 }
 
 #[test]

@@ -12,15 +12,12 @@ use zeroize::Zeroize;
 use super::error::PsiError;
 use super::gcs::Gcs;
 use super::msgs::{
-    ClientRequest, EncodedSet, PROTOCOL_VERSION, ServerHello, ServerResponse, SharesRequest,
-    SumReply, SumRequest,
+    ClientRequest, EncodedSet, Limits, PROTOCOL_VERSION, ServerHello, ServerResponse,
+    SharesRequest, SumReply, SumRequest,
 };
 use super::oprf::{Blind, compress_halved_batch, decode_element, hash_to_group};
 use super::{ClientConfig, ClientOutput, Mode, check_elements, output_for, pad, session_dst};
 use crate::paillier::{Ciphertext, Plaintext, PublicKey};
-
-/// Statistical security of the masks that hide sums and values from the server.
-pub const MASK_STAT_BITS: u32 = 40;
 
 /// A client before the session starts.
 pub struct Client {
@@ -68,9 +65,15 @@ pub enum ClientStep {
 
 /// Sum mode, waiting for the decrypted masked sum.
 pub struct ClientAwaitSum {
-    mask: Plaintext,
+    /// The low [`super::server::sum_bits`] bits of the mask.
+    mask_low: u128,
     count: usize,
-    pk: PublicKey,
+}
+
+impl Drop for ClientAwaitSum {
+    fn drop(&mut self) {
+        self.mask_low.zeroize();
+    }
 }
 
 impl Client {
@@ -193,6 +196,34 @@ impl Client {
     }
 }
 
+impl ClientAwaitResponse {
+    /// The most bytes the server's response can take in this session: the evaluated
+    /// elements, the set at its widest encoding, and the padded ciphertexts.
+    pub fn max_response_bytes(&self) -> usize {
+        let (n, m) = (self.hello.server_count as usize, self.client.elements.len());
+        let ct = self.pk.as_ref().map_or(0, PublicKey::ciphertext_bytes);
+        // Raw tags are at most 32 bytes; a Golomb-Rice code at most p + 2 <= 66 bits.
+        let per_server = 33usize.saturating_add(ct);
+        64usize
+            .saturating_add(m.saturating_mul(32))
+            .saturating_add(n.saturating_mul(per_server))
+    }
+
+    /// What the decoder of the server's response accepts: one evaluation per blinded
+    /// element, one ciphertext of the session key's width per server element.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_points: self.client.elements.len() as u64,
+            max_ciphertexts: if self.pk.is_some() {
+                self.hello.server_count
+            } else {
+                0
+            },
+            ciphertext_bytes: self.pk.as_ref().map(PublicKey::ciphertext_bytes),
+        }
+    }
+}
+
 /// The server's set, ready for lookups: position of a tag in set order.
 enum Lookup {
     Raw(HashMap<Vec<u8>, usize>, usize),
@@ -239,6 +270,12 @@ impl ClientAwaitResponse {
         let lookup = match response.set {
             EncodedSet::Raw { tag_bytes, tags } => {
                 let tb = tag_bytes as usize;
+                let need = super::server::raw_tag_bytes(n, m as u64);
+                if tb < need {
+                    return Err(PsiError::Malformed(format!(
+                        "raw tags of {tb} bytes; {n} x {m} elements need {need} to keep false matches under 2^-30"
+                    )));
+                }
                 if tags.len() as u64 != n * tb as u64 {
                     return Err(PsiError::Malformed(format!(
                         "raw set has {} bytes, expected {n} tags of {tb} bytes",
@@ -253,9 +290,10 @@ impl ClientAwaitResponse {
             }
             EncodedSet::Compressed { p, data } => {
                 let p = p as u32;
-                if p < super::gcs::FALSE_POSITIVE_BITS {
+                let need = Gcs::parameter_for(m as u64);
+                if p < need {
                     return Err(PsiError::Malformed(format!(
-                        "compressed set parameter {p} allows too many false positives"
+                        "compressed set parameter {p}; {m} queries need at least {need} to keep false matches under 2^-30"
                     )));
                 }
                 Lookup::Compressed(Gcs::decode(&data, n, p)?)
@@ -344,8 +382,10 @@ impl ClientAwaitResponse {
                 for c in &cts {
                     sum = pk.add(&sum, c)?;
                 }
-                let bits = 64 + super::gcs::ceil_log2(matches.len() as u64 + 1) + MASK_STAT_BITS;
-                let mask = random_below_pow2(&pk, bits, rng)?;
+                // A mask uniform over all but the top 2^L of Z_n: the server's decryption
+                // is within 2^L / n of uniform whatever values it encrypted.
+                let bits = super::server::sum_bits(matches.len() as u64);
+                let mask = super::masks::uniform_below_top(&pk, bits, rng);
                 let masked = pk.add_plaintext(&sum, &mask)?;
                 let masked = pk.rerandomize(&masked, rng)?;
                 Ok(ClientStep::SendSum(
@@ -354,18 +394,19 @@ impl ClientAwaitResponse {
                         ciphertext: masked.to_bytes_be(),
                     },
                     ClientAwaitSum {
-                        mask,
+                        mask_low: super::masks::low_bits(&mask, bits),
                         count: matches.len(),
-                        pk,
                     },
                 ))
             }
             Mode::Shares => {
                 let pk = pk.ok_or_else(|| PsiError::Malformed("no Paillier key".into()))?;
                 let cts = unwrap_values(&pk, &response.values, &outputs, &matches)?;
+                // Masks uniform over all but the top 2^64 of Z_n: the server sees each
+                // v + r within 2^64 / n of uniform whatever v it encrypted.
                 let masks: Vec<Plaintext> = (0..cts.len())
-                    .map(|_| random_below_pow2(&pk, 64 + MASK_STAT_BITS, rng))
-                    .collect::<Result<_, _>>()?;
+                    .map(|_| super::masks::uniform_below_top(&pk, 64, rng))
+                    .collect();
                 let mut seeds: Vec<[u8; 32]> = (0..cts.len())
                     .map(|_| {
                         let mut s = [0u8; 32];
@@ -387,7 +428,7 @@ impl ClientAwaitResponse {
                 seeds.zeroize();
                 let shares = masks
                     .iter()
-                    .map(|r| super::server::low_u64(&r.to_bytes_be()).wrapping_neg())
+                    .map(|r| (super::masks::low_bits(r, 64) as u64).wrapping_neg())
                     .collect();
                 Ok(ClientStep::SendShares(
                     SharesRequest {
@@ -406,28 +447,24 @@ impl ClientAwaitResponse {
 }
 
 impl ClientAwaitSum {
-    /// Round 3 (sum mode): removes the mask from the server's decryption.
+    /// Round 3 (sum mode): removes the mask from the low bits the server returned.
     ///
     /// # Errors
-    /// [`PsiError::Malformed`] if the reply is not a plaintext that the mask could have
-    /// produced (the server lied or the reply was damaged).
+    /// [`PsiError::Malformed`] if the reply is not L bits or the sum it gives is larger
+    /// than `count` 64-bit values can add up to (the server lied or the reply was damaged).
     pub fn finish(self, reply: SumReply) -> Result<ClientOutput, PsiError> {
-        let masked = BigUint::from_bytes_be(&reply.masked_sum);
-        let mask = self.mask.to_biguint_vartime();
-        if &masked >= self.pk.n() || masked < mask {
-            return Err(PsiError::Malformed(
-                "server's masked sum is out of range".into(),
-            ));
+        let bits = super::server::sum_bits(self.count as u64);
+        let bad = || PsiError::Malformed("server's masked sum is out of range".into());
+        let got: [u8; 16] = reply.masked_sum.as_slice().try_into().map_err(|_| bad())?;
+        let got = u128::from_be_bytes(got);
+        let modulus_mask = (1u128 << bits) - 1;
+        if got > modulus_mask {
+            return Err(bad());
         }
-        let sum = masked - mask;
-        let max = BigUint::from(u64::MAX) * BigUint::from(self.count as u64);
-        if sum > max {
-            return Err(PsiError::Malformed(
-                "server's masked sum is out of range".into(),
-            ));
+        let sum = got.wrapping_sub(self.mask_low) & modulus_mask;
+        if sum > u128::from(u64::MAX) * self.count as u128 {
+            return Err(bad());
         }
-        let sum =
-            u128::try_from(&sum).map_err(|_| PsiError::Malformed("sum over 128 bits".into()))?;
         Ok(ClientOutput {
             intersection_size: self.count,
             intersection: None,
@@ -467,19 +504,4 @@ fn one_nonce(pk: &PublicKey) -> Result<crate::paillier::Nonce, PsiError> {
         pk,
         &BigUint::from(1u8),
     )?)
-}
-
-/// A uniform plaintext in [0, 2^bits).
-fn random_below_pow2<R: CryptoRng + ?Sized>(
-    pk: &PublicKey,
-    bits: u32,
-    rng: &mut R,
-) -> Result<Plaintext, PsiError> {
-    let mut bytes = vec![0u8; bits.div_ceil(8) as usize];
-    rng.fill_bytes(&mut bytes);
-    let extra = bytes.len() as u32 * 8 - bits;
-    bytes[0] &= 0xff >> extra;
-    let m = Plaintext::from_biguint(pk, &BigUint::from_bytes_be(&bytes))?;
-    bytes.zeroize();
-    Ok(m)
 }

@@ -47,7 +47,8 @@ pub enum PsiError {
         /// The server's minimum.
         threshold: usize,
     },
-    /// The peer ended the session with an abort message.
+    /// The peer ended the session with an abort message (its text with control characters
+    /// replaced).
     #[error("peer aborted the session: {0}")]
     PeerAborted(String),
     /// A Paillier operation failed (a ciphertext from the peer outside Z*_{n^2}, a key too
@@ -57,4 +58,19 @@ pub enum PsiError {
     /// The transport failed (connection closed, timeout, oversized frame).
     #[error(transparent)]
     Net(#[from] NetError),
+}
+
+impl PsiError {
+    /// The text sent to the peer in an abort message: what it needs to know, and nothing
+    /// of this side's private data (below the threshold, the peer is not told by how much;
+    /// a local input problem is not described).
+    pub fn peer_text(&self) -> String {
+        match self {
+            PsiError::ThresholdNotMet { .. } => {
+                "intersection-sum refused: the intersection is below the threshold".into()
+            }
+            PsiError::InvalidInput(_) => "the peer could not use its own input".into(),
+            e => e.to_string(),
+        }
+    }
 }

@@ -100,11 +100,43 @@ pub struct SumRequest {
     pub ciphertext: Vec<u8>,
 }
 
-/// Intersection-sum: the decryption of the masked sum.
+/// Intersection-sum: the low bits of the masked sum, as the server decrypted it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SumReply {
-    /// sum + mask, big-endian.
+    /// (sum + mask) mod 2^L, 16 bytes big-endian, where L = 64 + ceil(log2(count + 1)).
     pub masked_sum: Vec<u8>,
+}
+
+/// What a decoder accepts, from what the session has fixed so far: lists are checked
+/// against these before anything is allocated for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most group elements in one list.
+    pub max_points: u64,
+    /// Most ciphertexts in one list.
+    pub max_ciphertexts: u64,
+    /// Exact byte length of every ciphertext (the session key's), when known.
+    pub ciphertext_bytes: Option<usize>,
+}
+
+impl Limits {
+    /// For messages that carry no lists (hellos, sum requests and replies, aborts).
+    pub const NO_LISTS: Limits = Limits {
+        max_points: 0,
+        max_ciphertexts: 0,
+        ciphertext_bytes: None,
+    };
+}
+
+impl Default for Limits {
+    /// Only the protocol's absolute caps ([`MAX_ELEMENTS`]).
+    fn default() -> Self {
+        Self {
+            max_points: MAX_ELEMENTS,
+            max_ciphertexts: MAX_ELEMENTS,
+            ciphertext_bytes: None,
+        }
+    }
 }
 
 /// Shares mode: E(v_j + r_j) for each match, in the client's order.
@@ -220,7 +252,19 @@ impl Message {
     /// [`PsiError::Malformed`] on an unknown kind, a truncated or over-long frame, or any
     /// length that does not fit.
     pub fn decode(frame: &[u8]) -> Result<Self, PsiError> {
-        let mut r = Reader { buf: frame };
+        Self::decode_with(frame, &Limits::default())
+    }
+
+    /// Parses one frame, refusing lists longer than `limits` allows or ciphertexts of
+    /// another width than the session's before allocating anything for them.
+    ///
+    /// # Errors
+    /// As [`Message::decode`], and [`PsiError::Malformed`] for a list over the limits.
+    pub fn decode_with(frame: &[u8], limits: &Limits) -> Result<Self, PsiError> {
+        let mut r = Reader {
+            buf: frame,
+            limits: *limits,
+        };
         let kind = r.u8("message kind")?;
         let msg = match kind {
             1 => {
@@ -310,8 +354,10 @@ impl Message {
                 ciphertexts: r.fixed_list("ciphertexts")?,
             }),
             0xff => {
+                // A peer's text ends up on a terminal: no control characters, bounded.
                 let b = r.bytes("abort reason")?;
-                Message::Abort(String::from_utf8_lossy(&b[..b.len().min(1024)]).into_owned())
+                let text = String::from_utf8_lossy(&b[..b.len().min(1024)]).into_owned();
+                Message::Abort(crate::util::printable(&text, 200))
             }
             k => return Err(PsiError::Malformed(format!("unknown message kind {k}"))),
         };
@@ -352,6 +398,7 @@ fn put_fixed_list(w: &mut Vec<u8>, items: &[Vec<u8>]) {
 
 struct Reader<'a> {
     buf: &'a [u8],
+    limits: Limits,
 }
 
 impl<'a> Reader<'a> {
@@ -396,6 +443,12 @@ impl<'a> Reader<'a> {
 
     fn points(&mut self, what: &str) -> Result<Vec<[u8; 32]>, PsiError> {
         let n = self.u32(what)? as usize;
+        if n as u64 > self.limits.max_points {
+            return Err(PsiError::Malformed(format!(
+                "{what}: {n} elements, the session allows at most {}",
+                self.limits.max_points
+            )));
+        }
         let data = self.take(
             n.checked_mul(32)
                 .ok_or_else(|| PsiError::Malformed("count overflow".into()))?,
@@ -414,6 +467,20 @@ impl<'a> Reader<'a> {
     fn fixed_list(&mut self, what: &str) -> Result<Vec<Vec<u8>>, PsiError> {
         let n = self.u32(what)? as usize;
         let width = self.u32(what)? as usize;
+        if n as u64 > self.limits.max_ciphertexts {
+            return Err(PsiError::Malformed(format!(
+                "{what}: {n} items, the session allows at most {}",
+                self.limits.max_ciphertexts
+            )));
+        }
+        if let Some(w) = self.limits.ciphertext_bytes
+            && n > 0
+            && width != w
+        {
+            return Err(PsiError::Malformed(format!(
+                "{what}: items of {width} bytes, the session's ciphertexts have {w}"
+            )));
+        }
         if (n > 0) != (width > 0) {
             // An empty list is encoded with width 0 and items are never empty, so every
             // list has exactly one encoding.

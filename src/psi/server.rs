@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::error::PsiError;
 use super::gcs::{Gcs, ceil_log2};
 use super::msgs::{
-    ClientRequest, EncodedSet, MAX_ELEMENTS, PROTOCOL_VERSION, ServerHello, ServerResponse,
+    ClientRequest, EncodedSet, Limits, MAX_ELEMENTS, PROTOCOL_VERSION, ServerHello, ServerResponse,
     SetFormat, SharesRequest, SumReply, SumRequest,
 };
 use super::oprf::{OprfKey, decode_element, hash_to_group};
@@ -24,7 +24,7 @@ pub struct Server {
     config: ServerConfig,
     elements: Vec<Vec<u8>>,
     /// Paillier encryptions of the values (sum and shares modes), made at setup.
-    encrypted: Vec<Vec<u8>>,
+    encrypted: Vec<Ciphertext>,
     paillier: Option<SecretKey>,
 }
 
@@ -57,6 +57,7 @@ pub enum ServerNext {
 /// Sum mode, final round.
 pub struct ServerAwaitSum {
     sk: SecretKey,
+    offset: Plaintext,
     threshold: u64,
     max_count: u64,
 }
@@ -64,7 +65,49 @@ pub struct ServerAwaitSum {
 /// Shares mode, final round.
 pub struct ServerAwaitShares {
     sk: SecretKey,
+    offset: Plaintext,
     max_count: u64,
+}
+
+impl ServerAwaitSum {
+    /// The most bytes the client's sum request can take.
+    pub fn max_request_bytes(&self) -> usize {
+        64 + self.sk.public_key().ciphertext_bytes()
+    }
+}
+
+impl ServerAwaitShares {
+    /// The most bytes the client's shares request can take.
+    pub fn max_request_bytes(&self) -> usize {
+        let ct = self.sk.public_key().ciphertext_bytes();
+        64usize.saturating_add((self.max_count as usize).saturating_mul(ct))
+    }
+
+    /// What the decoder of the shares request accepts.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_points: 0,
+            max_ciphertexts: self.max_count,
+            ciphertext_bytes: Some(self.sk.public_key().ciphertext_bytes()),
+        }
+    }
+}
+
+impl ServerAwaitRequest {
+    /// The most bytes the client's request may take: its blinded elements, up to the
+    /// configured [`ServerConfig::max_client_elements`].
+    pub fn max_request_bytes(&self) -> usize {
+        64usize.saturating_add((self.server.config.max_client_elements as usize).saturating_mul(32))
+    }
+
+    /// What the decoder of the client's request accepts.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_points: self.server.config.max_client_elements,
+            max_ciphertexts: 0,
+            ciphertext_bytes: None,
+        }
+    }
 }
 
 impl Server {
@@ -100,9 +143,6 @@ impl Server {
                 let ms: Vec<Plaintext> =
                     values.iter().map(|&v| Plaintext::from_u64(pk, v)).collect();
                 sk.encrypt_batch(&ms, rng)
-                    .iter()
-                    .map(Ciphertext::to_bytes_be)
-                    .collect()
             }
             (true, _, _) => {
                 return Err(PsiError::InvalidInput(format!(
@@ -186,9 +226,10 @@ impl ServerAwaitRequest {
     ) -> Result<(ServerResponse, ServerNext), PsiError> {
         let Self { server, key, dst } = self;
         let m = request.blinded.len() as u64;
-        if m > MAX_ELEMENTS {
+        let most = server.config.max_client_elements.min(MAX_ELEMENTS);
+        if m > most {
             return Err(PsiError::Malformed(format!(
-                "{m} blinded elements, over the limit"
+                "{m} blinded elements, over the server's limit of {most}"
             )));
         }
         let points: Vec<RistrettoPoint> = request
@@ -260,17 +301,27 @@ impl ServerAwaitRequest {
                 )
             }
         };
-        let values: Vec<Vec<u8>> = if server.encrypted.is_empty() {
-            Vec::new()
-        } else {
-            order
-                .par_iter()
-                .map(|&i| {
-                    let mut c = server.encrypted[i].clone();
-                    pad(&outputs[i], &mut c);
-                    c
-                })
-                .collect()
+        // Sum and shares: each value travels as E(v + u) for a fresh secret offset u, so
+        // whatever the client decrypts through this session is offset by u unless it
+        // combined the session's own ciphertexts with coefficients summing to its count,
+        // and a ciphertext from anywhere else decrypts to noise.
+        let offset = server
+            .paillier
+            .as_ref()
+            .map(|sk| super::masks::uniform(sk.public_key(), rng));
+        let values: Vec<Vec<u8>> = match (&server.paillier, &offset) {
+            (Some(sk), Some(u)) if !server.encrypted.is_empty() => {
+                let pk = sk.public_key();
+                order
+                    .par_iter()
+                    .map(|&i| {
+                        let mut c = pk.add_plaintext(&server.encrypted[i], u)?.to_bytes_be();
+                        pad(&outputs[i], &mut c);
+                        Ok(c)
+                    })
+                    .collect::<Result<_, crate::Error>>()?
+            }
+            _ => Vec::new(),
         };
         let response = ServerResponse {
             evaluated,
@@ -278,15 +329,18 @@ impl ServerAwaitRequest {
             values,
         };
         let max_count = n.min(m);
-        let next = match (mode, server.paillier) {
-            (Mode::Sum, Some(sk)) => ServerNext::AwaitSum(ServerAwaitSum {
+        let next = match (mode, server.paillier, offset) {
+            (Mode::Sum, Some(sk), Some(offset)) => ServerNext::AwaitSum(ServerAwaitSum {
                 sk,
+                offset,
                 threshold: server.config.threshold,
                 max_count,
             }),
-            (Mode::Shares, Some(sk)) => {
-                ServerNext::AwaitShares(ServerAwaitShares { sk, max_count })
-            }
+            (Mode::Shares, Some(sk), Some(offset)) => ServerNext::AwaitShares(ServerAwaitShares {
+                sk,
+                offset,
+                max_count,
+            }),
             _ => ServerNext::Done(ServerOutput {
                 intersection_size: None,
                 shares: None,
@@ -297,12 +351,19 @@ impl ServerAwaitRequest {
 }
 
 impl ServerAwaitSum {
-    /// Round 3 (sum mode): checks the threshold and decrypts the client's masked sum.
+    /// Round 3 (sum mode): checks the claimed count against the threshold, decrypts the
+    /// client's masked sum, removes count times the session offset and returns only the
+    /// low L = 64 + ceil(log2(count + 1)) bits: what an honest sum needs. The server learns
+    /// the count and a value the client's uniform mask hides.
     ///
     /// # Errors
     /// [`PsiError::ThresholdNotMet`] if the client reports fewer matches than the
     /// threshold; [`PsiError::Malformed`] if it reports more matches than possible;
     /// [`PsiError::Paillier`] if the ciphertext is not in Z*_{n^2}.
+    ///
+    /// # Security
+    /// A client that cheats learns at most L bits about the values of elements it holds
+    /// (see the module documentation); the offset and the truncation are what bound it.
     pub fn finish(self, request: SumRequest) -> Result<(SumReply, ServerOutput), PsiError> {
         if request.count > self.max_count {
             return Err(PsiError::Malformed(format!(
@@ -318,10 +379,12 @@ impl ServerAwaitSum {
         }
         let pk = self.sk.public_key();
         let c = pk.ciphertext_from_bytes_be(&request.ciphertext)?;
-        let m = self.sk.decrypt(&c)?;
+        let d = self.sk.decrypt(&c)?;
+        let v = super::masks::sub_multiple(pk, &d, request.count, &self.offset);
+        let low = super::masks::low_bits(&v, sum_bits(request.count));
         Ok((
             SumReply {
-                masked_sum: m.to_bytes_be(),
+                masked_sum: low.to_be_bytes().to_vec(),
             },
             ServerOutput {
                 intersection_size: Some(request.count as usize),
@@ -331,9 +394,15 @@ impl ServerAwaitSum {
     }
 }
 
+/// Bits of an honest sum of `count` 64-bit values, and of the sum reply: 64 +
+/// ceil(log2(count + 1)).
+pub fn sum_bits(count: u64) -> u32 {
+    64 + ceil_log2(count.saturating_add(1))
+}
+
 impl ServerAwaitShares {
-    /// Round 3 (shares mode): decrypts v_j + r_j for each match; the server's share is its
-    /// low 64 bits.
+    /// Round 3 (shares mode): decrypts v_j + u + r_j for each match, removes the session
+    /// offset u; the server's share is the low 64 bits.
     ///
     /// # Errors
     /// [`PsiError::Malformed`] if there are more ciphertexts than possible matches;
@@ -352,8 +421,9 @@ impl ServerAwaitShares {
             .par_iter()
             .map(|b| {
                 let c = pk.ciphertext_from_bytes_be(b)?;
-                let m = self.sk.decrypt(&c)?;
-                Ok(low_u64(&m.to_bytes_be()))
+                let d = self.sk.decrypt(&c)?;
+                let v = super::masks::sub_multiple(pk, &d, 1, &self.offset);
+                Ok(super::masks::low_bits(&v, 64) as u64)
             })
             .collect::<Result<Vec<u64>, crate::Error>>()?;
         Ok(ServerOutput {
@@ -368,14 +438,6 @@ impl ServerAwaitShares {
 pub fn raw_tag_bytes(n: u64, m: u64) -> usize {
     let pairs = ceil_log2(n.max(1)) + ceil_log2(m.max(1));
     (30 + pairs).div_ceil(8).max(4) as usize
-}
-
-/// The low 64 bits of a big-endian integer.
-pub(crate) fn low_u64(be: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let k = be.len().min(8);
-    b[8 - k..].copy_from_slice(&be[be.len() - k..]);
-    u64::from_be_bytes(b)
 }
 
 /// Fisher-Yates with a CSPRNG (rejection sampling for uniform indices).

@@ -106,6 +106,9 @@ pub struct ServerSide {
     /// Bits of the session's fresh Paillier key (sum and shares).
     #[arg(long, default_value_t = 3072)]
     key_bits: u32,
+    /// Largest client set accepted (the request is refused before it is read).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_client_elements: u64,
 }
 
 impl ServerSide {
@@ -123,7 +126,8 @@ impl ServerSide {
             self.values_column.as_deref(),
             common.norm(),
         )?;
-        let config = server_config(mode, self.format, self.threshold, &common.label);
+        let mut config = server_config(mode, self.format, self.threshold, &common.label);
+        config.max_client_elements = self.max_client_elements;
         make_server(mode, config, set, key, self.key_bits)
     }
 }
@@ -140,9 +144,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     server: ServerSide,
     /// Sum / shares: the Paillier private key (pheutil JWK) to use; default: a fresh key
-    /// for this session.
-    #[arg(long)]
+    /// for this session. Needs --dedicated-key.
+    #[arg(long, requires = "dedicated_key")]
     key: Option<PathBuf>,
+    /// Confirms that --key serves this PSI service only: every client session runs a
+    /// decryption under it, so a key that also protects other data must not be used.
+    #[arg(long, requires = "key")]
+    dedicated_key: bool,
     /// Shares mode: write the server's shares here (CSV: index,share).
     #[arg(long)]
     out: Option<PathBuf>,

@@ -1,0 +1,357 @@
+//! PSI against a peer that does not follow the protocol: each side is written out by hand
+//! from the public building blocks (the OPRF, the pads, Paillier) so that it can send what
+//! an honest implementation never would, and each test checks what it learns.
+
+mod common;
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use num_bigint::{BigInt, BigUint};
+use shroud::paillier::{Ciphertext, Plaintext, PublicKey, SecretKey};
+use shroud::psi::msgs::{
+    ClientRequest, EncodedSet, PROTOCOL_VERSION, ServerHello, ServerResponse, SumReply, SumRequest,
+};
+use shroud::psi::oprf::{Blind, OprfKey, decode_element};
+use shroud::psi::server::{raw_tag_bytes, sum_bits};
+use shroud::psi::{
+    self, Client, ClientConfig, ClientStep, Mode, PsiError, Server, ServerAwaitSum, ServerConfig,
+    ServerNext, SetFormat, output_for, pad, session_dst,
+};
+
+fn key() -> SecretKey {
+    let (p, q) = common::key(1024).primes_vartime();
+    SecretKey::from_primes(&p, &q).unwrap()
+}
+
+fn ids(prefix: &str, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| format!("{prefix}{i}").into_bytes())
+        .collect()
+}
+
+const LABEL: &[u8] = b"shroud-psi";
+
+/// A cheating server: runs the OPRF honestly (so the client finds its matches) but
+/// encrypts whatever plaintexts it likes and adds no offset. Returns the client's next
+/// step.
+fn cheating_server(
+    mode: Mode,
+    elements: &[Vec<u8>],
+    plaintexts: &[BigUint],
+    client: Client,
+    sk: &SecretKey,
+    seed: u64,
+) -> ClientStep {
+    let mut rng = shroud::rng::seeded(seed);
+    let pk = sk.public_key();
+    let oprf = OprfKey::random(&mut rng);
+    let session_id = [9u8; 16];
+    let hello = ServerHello {
+        version: PROTOCOL_VERSION,
+        mode,
+        session_id,
+        public_key: oprf.public_key().compress().to_bytes(),
+        label: LABEL.to_vec(),
+        server_count: elements.len() as u64,
+        threshold: 0,
+        format: SetFormat::Raw,
+        paillier_n: Some(pk.n().to_bytes_be()),
+    };
+    let (req, c) = client.start(hello, &mut rng).unwrap();
+    let evaluated: Vec<[u8; 32]> = req
+        .blinded
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            oprf.blind_evaluate(&decode_element(b, i).unwrap())
+                .compress()
+                .to_bytes()
+        })
+        .collect();
+    let dst = session_dst(mode, &session_id, LABEL);
+    let outputs: Vec<[u8; 64]> = elements
+        .iter()
+        .map(|y| {
+            let e = oprf
+                .evaluate_element(y, &dst)
+                .unwrap()
+                .compress()
+                .to_bytes();
+            output_for(mode, y, &e)
+        })
+        .collect();
+    let tb = raw_tag_bytes(elements.len() as u64, req.blinded.len() as u64);
+    let mut order: Vec<usize> = (0..elements.len()).collect();
+    order.sort_by(|&a, &b| outputs[a][..tb].cmp(&outputs[b][..tb]));
+    let mut tags = Vec::new();
+    let mut values = Vec::new();
+    for &j in &order {
+        tags.extend_from_slice(&outputs[j][..tb]);
+        let m = Plaintext::from_biguint(pk, &plaintexts[j]).unwrap();
+        let mut c = pk.encrypt(&m, &mut rng).to_bytes_be();
+        pad(&outputs[j], &mut c);
+        values.push(c);
+    }
+    let resp = ServerResponse {
+        evaluated,
+        set: EncodedSet::Raw {
+            tag_bytes: tb as u8,
+            tags,
+        },
+        values,
+    };
+    c.finish(resp, &mut rng).unwrap()
+}
+
+fn sum_client(elements: Vec<Vec<u8>>) -> Client {
+    let mut cfg = ClientConfig::new(Mode::Sum);
+    cfg.min_paillier_bits = 1024;
+    Client::new(cfg, elements).unwrap()
+}
+
+/// The server's attack from the audit: value j is 2^(140+j), so the bits of the masked
+/// sum it decrypts above bit 140 would name the client's matches if the mask were only a
+/// little wider than an honest sum (as it was: 40 bits).
+#[test]
+fn a_server_with_crafted_values_cannot_read_the_intersection() {
+    let sk = key();
+    let server_elements = ids("p", 24);
+    let crafted: Vec<BigUint> = (0..24).map(|j| BigUint::from(1u8) << (140 + j)).collect();
+    for k in [0usize, 5, 23] {
+        // The client holds p{k} and two elements the server does not have.
+        let mut mine = ids("q", 2);
+        mine.push(format!("p{k}").into_bytes());
+        // Sum mode: the server decrypts the client's one ciphertext.
+        let ClientStep::SendSum(req, _) = cheating_server(
+            Mode::Sum,
+            &server_elements,
+            &crafted,
+            sum_client(mine.clone()),
+            &sk,
+            k as u64,
+        ) else {
+            panic!("sum mode must send a sum")
+        };
+        assert_eq!(req.count, 1);
+        let view = sk
+            .decrypt(
+                &sk.public_key()
+                    .ciphertext_from_bytes_be(&req.ciphertext)
+                    .unwrap(),
+            )
+            .unwrap()
+            .to_biguint_vartime();
+        let window = (&view >> 140u32) & BigUint::from(0xFF_FFFFu32);
+        assert_ne!(
+            window,
+            BigUint::from(1u32 << k),
+            "sum mode: the server read the match"
+        );
+        assert!(
+            view.bits() > 900,
+            "the server's view must be a full-size residue"
+        );
+        // Shares mode: the server decrypts one ciphertext per match.
+        let mut cfg = ClientConfig::new(Mode::Shares);
+        cfg.min_paillier_bits = 1024;
+        let client = Client::new(cfg, mine).unwrap();
+        let ClientStep::SendShares(req, out) = cheating_server(
+            Mode::Shares,
+            &server_elements,
+            &crafted,
+            client,
+            &sk,
+            100 + k as u64,
+        ) else {
+            panic!("shares mode must send shares")
+        };
+        assert_eq!(out.intersection_size, 1);
+        for c in &req.ciphertexts {
+            let view = sk
+                .decrypt(&sk.public_key().ciphertext_from_bytes_be(c).unwrap())
+                .unwrap()
+                .to_biguint_vartime();
+            let window = (&view >> 140u32) & BigUint::from(0xFF_FFFFu32);
+            assert_ne!(
+                window,
+                BigUint::from(1u32 << k),
+                "shares mode: the server read the match"
+            );
+        }
+    }
+}
+
+/// A cheating sum-mode client against an honest server holding `values`: it blinds each
+/// of its elements separately (to undo the server's shuffle by trial), and unpads the
+/// ciphertexts of its matches. Returns them in its own order, with the server's last
+/// state.
+fn cheating_client_matches(
+    values: &[u64],
+    seed: u64,
+) -> (Vec<Ciphertext>, PublicKey, ServerAwaitSum) {
+    let mut rng = shroud::rng::seeded(seed);
+    let server_elements = ids("s", values.len());
+    let mut cfg = ServerConfig::new(Mode::Sum);
+    cfg.format = SetFormat::Raw;
+    let server = Server::new(
+        cfg,
+        server_elements.clone(),
+        Some(values.to_vec()),
+        Some(key()),
+        &mut rng,
+    )
+    .unwrap();
+    let (hello, s) = server.start(&mut rng);
+    let pk = PublicKey::from_modulus(&BigUint::from_bytes_be(hello.paillier_n.as_ref().unwrap()))
+        .unwrap();
+    let dst = session_dst(Mode::Sum, &hello.session_id, LABEL);
+    // The client holds the first three server elements.
+    let mine = &server_elements[..3];
+    let blind_bytes: Vec<[u8; 32]> = (1..=3u8).map(|i| [i; 32].map(|b| b & 0x0f)).collect();
+    let blind = |i: usize| Blind::from_bytes(blind_bytes[i]).unwrap();
+    let blinded: Vec<[u8; 32]> = mine
+        .iter()
+        .enumerate()
+        .map(|(i, x)| blind(i).blind(x, &dst).unwrap().compress().to_bytes())
+        .collect();
+    let (resp, next) = s.respond(ClientRequest { blinded }, &mut rng).unwrap();
+    let ServerNext::AwaitSum(wait) = next else {
+        panic!("sum mode")
+    };
+    let EncodedSet::Raw { tag_bytes, tags } = &resp.set else {
+        panic!("raw format")
+    };
+    let tb = *tag_bytes as usize;
+    let evaluated: Vec<RistrettoPoint> = resp
+        .evaluated
+        .iter()
+        .enumerate()
+        .map(|(i, e)| decode_element(e, i).unwrap())
+        .collect();
+    let mut matched = Vec::new();
+    for i in 0..mine.len() {
+        // Element i's evaluation is the one whose unblinding lands in the server's set.
+        let found = evaluated.iter().find_map(|z| {
+            let out = blind(i).finalize(b"shroud-psi-unordered", z);
+            tags.chunks_exact(tb)
+                .position(|t| t == &out[..tb])
+                .map(|pos| (pos, out))
+        });
+        let (pos, out) = found.expect("every element of the client is on the server");
+        let mut c = resp.values[pos].clone();
+        pad(&out, &mut c);
+        matched.push(pk.ciphertext_from_bytes_be(&c).unwrap());
+    }
+    (matched, pk, wait)
+}
+
+fn low(reply: &SumReply) -> u128 {
+    u128::from_be_bytes(reply.masked_sum.as_slice().try_into().unwrap())
+}
+
+/// The client's attack from the audit, and its variants: the server answers with at most
+/// L = 64 + log2(count + 1) bits, offset by a secret that only cancels when the
+/// coefficients sum to the count claimed.
+#[test]
+fn a_client_cannot_use_the_server_as_a_decryption_oracle() {
+    let values = [1111u64, 2222, 3333, 4444];
+    // 1. Packing: sum_j 2^(70 j) E(v_j) would carry every value in one decryption.
+    let (cts, pk, wait) = cheating_client_matches(&values, 1);
+    let mut packed = cts[0].clone();
+    for (j, c) in cts.iter().enumerate().skip(1) {
+        let scaled = pk
+            .mul_scalar_vartime(c, &(BigInt::from(1u8) << (70 * j)))
+            .unwrap();
+        packed = pk.add(&packed, &scaled).unwrap();
+    }
+    let (reply, _) = wait
+        .finish(SumRequest {
+            count: 3,
+            ciphertext: packed.to_bytes_be(),
+        })
+        .unwrap();
+    // Without the offset, the low L bits of the packed value would be v_0 = 1111.
+    let honest_low = 1111u128;
+    assert_ne!(
+        low(&reply),
+        honest_low,
+        "the offset must spoil a packed combination"
+    );
+    assert!(low(&reply) < 1 << sum_bits(3), "the reply is L bits");
+    // 2. Packing with coefficients that sum to the count: the offset cancels, but only the
+    // low L bits come back, which hold count * v_0 and nothing of v_1 or v_2.
+    let balanced = |values: &[u64], seed| {
+        let (cts, pk, wait) = cheating_client_matches(values, seed);
+        let big: Vec<BigInt> = (1..3).map(|j| BigInt::from(1u8) << (70 * j)).collect();
+        let c0 = BigInt::from(3u8) - big.iter().sum::<BigInt>();
+        let mut acc = pk.mul_scalar_vartime(&cts[0], &c0).unwrap();
+        for (j, k) in big.iter().enumerate() {
+            acc = pk
+                .add(&acc, &pk.mul_scalar_vartime(&cts[j + 1], k).unwrap())
+                .unwrap();
+        }
+        let (reply, _) = wait
+            .finish(SumRequest {
+                count: 3,
+                ciphertext: acc.to_bytes_be(),
+            })
+            .unwrap();
+        low(&reply)
+    };
+    let a = balanced(&values, 2);
+    let b = balanced(&[1111, 9999, 7777, 4444], 3);
+    assert_eq!(a, 3 * 1111, "the combination's low L bits: three times v_0");
+    assert_eq!(a, b, "nothing of v_1 or v_2 reaches the client");
+    // 3. A ciphertext from elsewhere under the same key (a reused --key): its decryption
+    // comes back offset by a secret, so it tells the client nothing.
+    let (_, pk, wait) = cheating_client_matches(&values, 4);
+    let secret = 0x1234_5678_9abc_def0u64;
+    let foreign = pk.encrypt(
+        &Plaintext::from_u64(&pk, secret),
+        &mut shroud::rng::seeded(5),
+    );
+    let (reply, _) = wait
+        .finish(SumRequest {
+            count: 1,
+            ciphertext: foreign.to_bytes_be(),
+        })
+        .unwrap();
+    assert_ne!(low(&reply), u128::from(secret));
+    // 4. An honest client gets the right sum from the same server.
+    let mut rng = shroud::rng::seeded(6);
+    let server = Server::new(
+        ServerConfig::new(Mode::Sum),
+        ids("s", 4),
+        Some(values.to_vec()),
+        Some(key()),
+        &mut rng,
+    )
+    .unwrap();
+    let (mut a, mut b) = shroud::net::MemoryTransport::pair();
+    let h =
+        std::thread::spawn(move || psi::run_server(&mut a, server, &mut shroud::rng::seeded(7)));
+    let out = psi::run_client(&mut b, sum_client(ids("s", 3)), &mut rng).unwrap();
+    h.join().unwrap().unwrap();
+    assert_eq!(out.intersection_sum, Some(1111 + 2222 + 3333));
+}
+
+/// Below the threshold, the server is told only that: not how many matched.
+#[test]
+fn the_threshold_refusal_does_not_tell_the_server_the_count() {
+    let mut rng = shroud::rng::seeded(8);
+    let mut cfg = ServerConfig::new(Mode::Sum);
+    cfg.threshold = 5;
+    let server = Server::new(cfg, ids("s", 10), Some(vec![1; 10]), Some(key()), &mut rng).unwrap();
+    let (mut a, mut b) = shroud::net::MemoryTransport::pair();
+    let h =
+        std::thread::spawn(move || psi::run_server(&mut a, server, &mut shroud::rng::seeded(9)));
+    let client_err = psi::run_client(&mut b, sum_client(ids("s", 3)), &mut rng).unwrap_err();
+    assert!(client_err.to_string().contains("3 matches"), "{client_err}");
+    let server_err = h.join().unwrap().unwrap_err();
+    let text = server_err.to_string();
+    assert!(matches!(server_err, PsiError::PeerAborted(_)), "{text}");
+    assert!(text.contains("below the threshold"), "{text}");
+    assert!(
+        !text.chars().any(|c| c.is_ascii_digit()),
+        "the count leaked: {text}"
+    );
+}
