@@ -224,15 +224,20 @@ pub struct ClientConfig {
     pub label: String,
     /// Smallest server Paillier key the client accepts (sum and shares modes).
     pub min_paillier_bits: u32,
+    /// Largest server set the client accepts: the server's response is sized by the count
+    /// it announces, so this bounds what a server can make the client buffer.
+    pub max_server_elements: u64,
 }
 
 impl ClientConfig {
-    /// Defaults: label `shroud-psi`, Paillier keys of at least 2048 bits.
+    /// Defaults: label `shroud-psi`, Paillier keys of at least 2048 bits, servers of up to
+    /// 2^20 elements.
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
             label: "shroud-psi".into(),
             min_paillier_bits: 2048,
+            max_server_elements: 1 << 20,
         }
     }
 

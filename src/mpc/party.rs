@@ -134,10 +134,28 @@ impl Mesh {
     }
 
     /// Sends `msg` to every other party and returns what each sent (own slot: empty).
+    /// Frames from peers may be as long as the channel's limit (64 MiB by default).
     ///
     /// # Errors
     /// The first transport failure.
     pub fn exchange_all(&mut self, msg: Vec<u8>) -> Result<Vec<Vec<u8>>, MpcError> {
+        self.exchange_all_limited(msg, crate::net::DEFAULT_MAX_FRAME)
+    }
+
+    /// As [`Mesh::exchange_all`], refusing any peer frame over `max_in` bytes before
+    /// reading it: what a round that knows its sizes uses (an opening expects exactly the
+    /// length it sends).
+    ///
+    /// # Errors
+    /// The first transport failure; [`NetError::FrameTooLarge`] for a frame over `max_in`.
+    pub fn exchange_all_limited(
+        &mut self,
+        msg: Vec<u8>,
+        max_in: usize,
+    ) -> Result<Vec<Vec<u8>>, MpcError> {
+        for t in self.links.iter_mut().flatten() {
+            t.set_max_frame(max_in);
+        }
         let me = self.me;
         let peers = self.links.iter().filter(|l| l.is_some()).count();
         let mut copies: Vec<Option<Vec<u8>>> = (0..peers).map(|_| None).collect();
@@ -211,8 +229,6 @@ impl Mesh {
     }
 }
 
-/// An opening's frame: the operation number, the count, then `count` little-endian values
-/// of `width` bytes each (8 in the plain mode, 16 in the authenticated one).
 /// The insecure mode's hello, sent by the connecting party: protocol tag, its own index,
 /// the index it expects, n.
 fn plaintext_hello(
@@ -284,6 +300,8 @@ fn plaintext_welcome(
     Ok((field(0), Box::new(t)))
 }
 
+/// An opening's frame: the operation number, the count, then `count` little-endian values
+/// of `width` bytes each (8 in the plain mode, 16 in the authenticated one).
 pub(crate) fn frame_with(
     tag: u64,
     count: usize,
@@ -410,7 +428,9 @@ impl<S: TripleSource> Party<S> {
     fn open_into(&mut self, mine: &[u64], out: &mut Vec<u64>) -> Result<(), MpcError> {
         let tag = self.op;
         self.op += 1;
-        let frames = self.mesh.exchange_all(encode_values(tag, mine))?;
+        let frame = encode_values(tag, mine);
+        let len = frame.len();
+        let frames = self.mesh.exchange_all_limited(frame, len)?;
         out.clear();
         out.extend_from_slice(mine);
         for (j, f) in frames.iter().enumerate() {

@@ -409,7 +409,9 @@ impl AuthParty {
     fn exchange(&mut self, vals: &[u128]) -> Result<Vec<Vec<u128>>, MpcError> {
         let tag = self.op;
         self.op += 1;
-        let frames = self.mesh.exchange_all(enc128(tag, vals))?;
+        let frame = enc128(tag, vals);
+        let len = frame.len();
+        let frames = self.mesh.exchange_all_limited(frame, len)?;
         frames
             .iter()
             .enumerate()
@@ -458,12 +460,16 @@ impl AuthParty {
                     .zip(&r)
                     .map(|(x, r)| u128::from(*x).wrapping_sub(*r))
                     .collect();
-                let frames = self.mesh.exchange_all(enc128(tag, &e))?;
-                let _ = frames;
+                // The others send empty frames.
+                let frame = enc128(tag, &e);
+                let len = frame.len();
+                self.mesh.exchange_all_limited(frame, len)?;
                 e
             }
             (None, None) => {
-                let frames = self.mesh.exchange_all(enc128(tag, &[]))?;
+                // The owner's frame: a 12-byte header and 16 bytes a value.
+                let max_in = len.saturating_mul(16).saturating_add(12);
+                let frames = self.mesh.exchange_all_limited(enc128(tag, &[]), max_in)?;
                 dec128(owner, tag, len, &frames[owner])?
             }
             _ => {

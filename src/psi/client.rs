@@ -111,6 +111,12 @@ impl Client {
                 hello.mode, self.config.mode
             )));
         }
+        if hello.server_count > self.config.max_server_elements {
+            return Err(PsiError::SessionMismatch(format!(
+                "server announces {} elements, this client accepts at most {}",
+                hello.server_count, self.config.max_server_elements
+            )));
+        }
         if hello.label != self.config.label.as_bytes() {
             return Err(PsiError::SessionMismatch(format!(
                 "server's session label {:?} is not the client's {:?}",

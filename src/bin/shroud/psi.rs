@@ -181,6 +181,9 @@ pub struct QueryArgs {
     /// Smallest server Paillier key accepted.
     #[arg(long, default_value_t = 2048)]
     min_key_bits: u32,
+    /// Largest server set accepted (bounds what the server can make this client buffer).
+    #[arg(long, default_value_t = 1 << 20)]
+    max_server_elements: u64,
     /// The name the server's key is pinned under in --peers.
     #[arg(long, default_value = "server")]
     server_name: String,
@@ -401,6 +404,7 @@ fn query(a: QueryArgs) -> Result<(), Failure> {
     let mut config = ClientConfig::new(mode);
     config.label = a.common.label.clone();
     config.min_paillier_bits = a.min_key_bits;
+    config.max_server_elements = a.max_server_elements;
     let client = psi::Client::new(config, set.elements)?;
     let security = a.channel.security()?;
     let opts = a.common.channel_options();
