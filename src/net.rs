@@ -54,6 +54,8 @@ use thiserror::Error;
 
 mod channel;
 mod deadline;
+#[doc(hidden)]
+pub mod fuzzing;
 mod identity;
 mod memory;
 mod secure;

@@ -59,3 +59,13 @@ fn psi_message() {
 fn psi_gcs() {
     replay("psi_gcs", fuzz_common::psi_gcs);
 }
+
+#[test]
+fn channel_handshake() {
+    replay("channel_handshake", fuzz_common::channel_handshake);
+}
+
+#[test]
+fn channel_frames() {
+    replay("channel_frames", fuzz_common::channel_frames);
+}

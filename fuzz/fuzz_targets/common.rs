@@ -110,6 +110,17 @@ pub mod fuzz_common {
     }
 
     /// PSI frames: decoding never panics, and whatever decodes re-encodes to the same bytes.
+    /// The Noise responder's handshake: hostile first and third messages never panic.
+    pub fn channel_handshake(data: &[u8]) {
+        shroud::net::fuzzing::handshake_responder(data);
+    }
+
+    /// Frames from authenticated records: any sequence of record plaintexts either
+    /// assembles into frames within the limit or is refused, without panicking.
+    pub fn channel_frames(data: &[u8]) {
+        shroud::net::fuzzing::frame_records(data);
+    }
+
     pub fn psi_message(data: &[u8]) {
         if let Ok(m) = shroud::psi::Message::decode(data) {
             let again = m.encode();

@@ -44,6 +44,11 @@ impl Identity {
         Self::from_secret(secret)
     }
 
+    /// An identity from fixed bytes, for the fuzz targets only.
+    pub(crate) fn from_seed_for_fuzzing(secret: [u8; 32]) -> Self {
+        Self::from_secret(Zeroizing::new(secret))
+    }
+
     fn from_secret(secret: Zeroizing<[u8; 32]>) -> Self {
         // X25519 clamps the scalar; the public key is the clamped scalar times the base.
         let public = MontgomeryPoint::mul_base_clamped(*secret).to_bytes();

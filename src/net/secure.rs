@@ -159,6 +159,59 @@ pub(crate) fn handshake(
     Ok(t)
 }
 
+/// Reassembles one frame from the plaintexts of consecutive records: the first starts
+/// with the frame's 4-byte length, the others continue it; no record may be empty after
+/// the first or run past the announced length.
+pub(crate) struct Assembler {
+    max_frame: usize,
+    total: Option<usize>,
+    buf: Vec<u8>,
+}
+
+impl Assembler {
+    pub(crate) fn new(max_frame: usize) -> Self {
+        Self {
+            max_frame,
+            total: None,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Takes one record's plaintext; returns the frame once it is complete.
+    pub(crate) fn push(&mut self, plain: &[u8]) -> Result<Option<Vec<u8>>, NetError> {
+        let total = match self.total {
+            Some(t) => {
+                if plain.is_empty() || self.buf.len() + plain.len() > t {
+                    return Err(NetError::BadRecord);
+                }
+                self.buf.extend_from_slice(plain);
+                t
+            }
+            None => {
+                let Some((head, body)) = plain.split_first_chunk::<4>() else {
+                    return Err(NetError::BadRecord);
+                };
+                let t = u32::from_be_bytes(*head) as usize;
+                if t > self.max_frame {
+                    return Err(NetError::FrameTooLarge {
+                        len: t,
+                        max: self.max_frame,
+                    });
+                }
+                if body.len() > t {
+                    return Err(NetError::BadRecord);
+                }
+                // Grow with what arrives, not with what the peer announces.
+                self.buf = Vec::with_capacity(t.min(1 << 20));
+                self.buf.extend_from_slice(body);
+                self.total = Some(t);
+                t
+            }
+        };
+        Ok((self.buf.len() == total).then(|| std::mem::take(&mut self.buf)))
+    }
+}
+
 impl SecureTransport {
     /// The name the peer's key is pinned under (a party index or a role).
     pub fn peer(&self) -> &str {
@@ -241,34 +294,22 @@ impl Transport for SecureTransport {
             return Err(NetError::BadRecord);
         }
         let d = Deadline::after(self.timeout);
-        let n = self.open(&d)?;
-        if n < 4 {
-            self.broken = true;
-            return Err(NetError::BadRecord);
-        }
-        let total = u32::from_be_bytes([self.plain[0], self.plain[1], self.plain[2], self.plain[3]])
-            as usize;
-        if total > self.max_frame {
-            return Err(NetError::FrameTooLarge {
-                len: total,
-                max: self.max_frame,
-            });
-        }
-        if n - 4 > total {
-            self.broken = true;
-            return Err(NetError::BadRecord);
-        }
-        let mut out = Vec::with_capacity(total.min(1 << 20));
-        out.extend_from_slice(&self.plain[4..n]);
-        while out.len() < total {
+        let mut frame = Assembler::new(self.max_frame);
+        loop {
             let n = self.open(&d)?;
-            if n == 0 || out.len() + n > total {
-                self.broken = true;
-                return Err(NetError::BadRecord);
+            match frame.push(&self.plain[..n]) {
+                Ok(Some(done)) => return Ok(done),
+                Ok(None) => {}
+                Err(e) => {
+                    // A well-authenticated record that breaks the framing: the peer's
+                    // sender is broken or hostile; nothing after it can be trusted.
+                    if matches!(e, NetError::BadRecord) {
+                        self.broken = true;
+                    }
+                    return Err(e);
+                }
             }
-            out.extend_from_slice(&self.plain[..n]);
         }
-        Ok(out)
     }
 
     fn set_max_frame(&mut self, max: usize) {

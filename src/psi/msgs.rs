@@ -356,8 +356,14 @@ impl Message {
             0xff => {
                 // A peer's text ends up on a terminal: no control characters, bounded.
                 let b = r.bytes("abort reason")?;
+                // (Cut, not marked as cut, so decoding a re-encoded abort changes nothing.)
                 let text = String::from_utf8_lossy(&b[..b.len().min(1024)]).into_owned();
-                Message::Abort(crate::util::printable(&text, 200))
+                Message::Abort(
+                    text.chars()
+                        .take(200)
+                        .map(|c| if c.is_control() { '?' } else { c })
+                        .collect(),
+                )
             }
             k => return Err(PsiError::Malformed(format!("unknown message kind {k}"))),
         };
