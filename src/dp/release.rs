@@ -131,7 +131,9 @@ pub fn discrete_laplace_int<R: CryptoRng + ?Sized>(
 /// rho + 2 sqrt(rho ln(1/delta)) = epsilon, sigma = s / sqrt(2 rho).
 ///
 /// # Errors
-/// [`DpError::InvalidParameter`] for parameters out of range.
+/// [`DpError::InvalidParameter`] for parameters out of range, among them a sigma^2 that is
+/// not below 2^53 (the sampler's rational n / 2^10 must fit 63 bits). Refused before any
+/// noise is drawn; within the range the sampler never fails.
 ///
 /// # Privacy
 /// rho-zCDP, hence (epsilon, delta)-DP.
