@@ -54,13 +54,91 @@ pub fn count<R: CryptoRng + ?Sized>(
     release::discrete_laplace_int(rng, n, 1, check_eps(epsilon)?)
 }
 
-/// Noisy sum of values clipped to [lower, upper]: sensitivity max(|lower|, |upper|).
+/// A clipped sum computed exactly (Casacuberta et al., CCS 2022): every value is clipped to
+/// [lower, upper] and rounded to an integer multiple of the release grid, and the integers
+/// are summed with overflow checks. One record changes `units` by exactly its own rounded
+/// value, so by at most `sensitivity_units`, whatever the order or the number of records
+/// (a left-to-right f64 sum can move by 2000 times its grid step).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClippedSum {
+    /// The sum, in grid units.
+    pub units: i128,
+    /// The grid step g (a power of two): the sum is `units * granularity`.
+    pub granularity: f64,
+    /// What adding or removing one record can change `units` by:
+    /// max(|round(lower / g)|, |round(upper / g)|).
+    pub sensitivity_units: u64,
+}
+
+/// Largest |bound / g| accepted: the sum of 2^64 such values still fits an i128.
+const MAX_UNITS: f64 = 4_611_686_018_427_387_904.0; // 2^62
+
+/// The exact clipped sum of `values` on the grid that [`sum`] releases on at `epsilon`.
 ///
 /// # Errors
-/// [`DpError::InvalidParameter`] for bad bounds, epsilon or a non-finite value.
+/// [`DpError::InvalidParameter`] for bad bounds or epsilon, a NaN value, bounds that are both
+/// 0, or bounds too large or too small for the grid.
+pub fn clipped_sum(
+    values: &[f64],
+    lower: f64,
+    upper: f64,
+    epsilon: f64,
+) -> Result<ClippedSum, DpError> {
+    check_bounds(lower, upper)?;
+    let e = check_eps(epsilon)?;
+    if values.iter().any(|v| v.is_nan()) {
+        return Err(DpError::InvalidParameter("values contain NaN".into()));
+    }
+    let sens = lower.abs().max(upper.abs());
+    if sens == 0.0 {
+        return Err(DpError::InvalidParameter(
+            "clipping bounds [0, 0] make every sum 0: nothing to release".into(),
+        ));
+    }
+    let g = release::laplace_grid(sens, e)?;
+    let to_units = |x: f64| -> Result<i64, DpError> {
+        // g is a power of two, so x / g is exact unless it underflows (then it rounds to 0)
+        let u = (x / g).round();
+        if u.abs() < MAX_UNITS {
+            Ok(u as i64)
+        } else {
+            Err(DpError::InvalidParameter(format!(
+                "clipping bound {x} is too large for the release grid {g} at epsilon {e}"
+            )))
+        }
+    };
+    let (lo, hi) = (to_units(lower)?, to_units(upper)?);
+    let sensitivity_units = lo.unsigned_abs().max(hi.unsigned_abs());
+    if sensitivity_units == 0 {
+        return Err(DpError::InvalidParameter(
+            "clipping bounds round to 0 on the release grid".into(),
+        ));
+    }
+    let mut units: i128 = 0;
+    for v in values {
+        // clamp, division by a positive power of two and rounding are all monotone, so each
+        // record's units lie in [lo, hi]
+        let u = to_units(v.clamp(lower, upper))?;
+        units = units
+            .checked_add(i128::from(u))
+            .ok_or_else(|| DpError::InvalidParameter("clipped sum overflows".into()))?;
+    }
+    Ok(ClippedSum {
+        units,
+        granularity: g,
+        sensitivity_units,
+    })
+}
+
+/// Noisy sum of values clipped to [lower, upper], computed exactly on the release grid
+/// ([`clipped_sum`]) and released with discrete Laplace noise in grid units.
+///
+/// # Errors
+/// As [`clipped_sum`].
 ///
 /// # Privacy
-/// epsilon-DP.
+/// epsilon-DP under adding or removing one record: the sensitivity charged is the exact
+/// integer one of [`ClippedSum::sensitivity_units`], with no floating-point rounding left.
 pub fn sum<R: CryptoRng + ?Sized>(
     rng: &mut R,
     values: &[f64],
@@ -68,13 +146,8 @@ pub fn sum<R: CryptoRng + ?Sized>(
     upper: f64,
     epsilon: f64,
 ) -> Result<Release, DpError> {
-    check_bounds(lower, upper)?;
-    if values.iter().any(|v| v.is_nan()) {
-        return Err(DpError::InvalidParameter("values contain NaN".into()));
-    }
-    let s: f64 = values.iter().map(|v| v.clamp(lower, upper)).sum();
-    let sens = lower.abs().max(upper.abs()).max(f64::MIN_POSITIVE);
-    release::laplace(rng, s, sens, check_eps(epsilon)?)
+    let c = clipped_sum(values, lower, upper, epsilon)?;
+    release::laplace_units(rng, c.units, c.sensitivity_units, epsilon, c.granularity)
 }
 
 /// Noisy mean: half the budget on the clipped sum, half on the count; the ratio is clamped
