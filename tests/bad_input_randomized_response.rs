@@ -4,7 +4,7 @@
 
 use rand_core::Rng;
 use shroud::dp::DpError;
-use shroud::dp::mechanism::PrivacyCost;
+use shroud::dp::mechanism::{Mechanism, PrivacyCost};
 use shroud::dp::stats;
 
 #[test]
@@ -24,6 +24,11 @@ fn randomized_response_refuses_rounded_probabilities_that_leak() {
         "refused before drawing any randomness"
     );
     assert!(stats::randomized_response_loss(k, 0.1).is_err());
+    assert!(
+        (Mechanism::RandomizedResponse { epsilon: 0.1, k })
+            .privacy_map(1.0, None)
+            .is_err()
+    );
     // binary randomized response at a tiny epsilon: P rounds just below 1/2, so the loss
     // ln((2^31 + 1) / (2^31 - 1)) = 9.3e-10 exceeds epsilon 1e-12
     assert!(matches!(

@@ -88,7 +88,7 @@ fn integer_releases() {
     );
     let (v, cost) = release::discrete_gaussian_int(&mut rng, 7, 1, 1.0, 1e-5).unwrap();
     assert!((v - 7).abs() < 100);
-    let (e, d) = cost.to_approx(1e-5);
+    let (e, d) = cost.to_approx(1e-5).unwrap();
     assert!(e <= 1.0 && d == 1e-5, "{e}");
 }
 

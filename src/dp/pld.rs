@@ -50,7 +50,7 @@ pub struct Pld {
 }
 
 /// Upper tail of the standard normal, accurate far into the tail.
-fn q_norm(x: f64) -> f64 {
+pub(crate) fn q_norm(x: f64) -> f64 {
     0.5 * libm::erfc(x / std::f64::consts::SQRT_2)
 }
 
@@ -59,8 +59,9 @@ fn ln_q_norm(x: f64) -> f64 {
     0.5f64.ln() + super::rdp::log_erfc(x / std::f64::consts::SQRT_2)
 }
 
-/// e^eps * Q(z), computed in log space so that neither factor overflows or underflows.
-fn exp_times_tail(eps: f64, z: f64) -> f64 {
+/// e^eps * Q(z), computed in log space so that neither factor overflows or underflows (the
+/// one log-space helper of the DP layer: the Gaussian privacy curve uses it too).
+pub(crate) fn exp_times_tail(eps: f64, z: f64) -> f64 {
     let t = q_norm(z);
     if eps < 700.0 && t > 1e-290 {
         eps.exp() * t // both factors are normal doubles: the plain product is exact enough

@@ -123,10 +123,13 @@ pub fn laplace<R: CryptoRng + ?Sized>(
     })
 }
 
-/// Gaussian release with the analytic calibration: (epsilon, delta)-DP for L2 sensitivity.
+/// Gaussian release with the analytic calibration: (epsilon, delta)-DP for L2 sensitivity,
+/// any epsilon (the calibration works in log space far beyond e^709).
 ///
 /// # Errors
-/// [`DpError::InvalidParameter`] for NaN, infinities or parameters out of range.
+/// [`DpError::InvalidParameter`] for NaN, infinities or parameters out of range;
+/// [`DpError::Unsupported`] when the privacy curve cannot be evaluated. Every check is made
+/// before any noise is drawn.
 ///
 /// # Privacy
 /// (epsilon, delta)-DP (the rounding is charged to the sensitivity).
