@@ -242,7 +242,13 @@ fn dp_accounting_commands() {
     ]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["accountant"], "pld");
-    assert!((v["epsilon"].as_f64().unwrap() - 0.9469993068930963).abs() < 1e-6);
+    // dp_accounting's 0.9469993068930963, plus the FFT round-off bound charged to delta
+    // (about 7e-6 in epsilon here); never below it
+    let eps = v["epsilon"].as_f64().unwrap();
+    assert!(
+        eps >= 0.9469993068930963 - 1e-9 && eps - 0.9469993068930963 < 2e-5,
+        "{eps}"
+    );
     for args in [
         vec![
             "dp",
