@@ -88,7 +88,7 @@ fn integer_releases() {
     );
     let (v, cost) = release::discrete_gaussian_int(&mut rng, 7, 1, 1.0, 1e-5).unwrap();
     assert!((v - 7).abs() < 100);
-    let (e, d) = cost.to_approx(1e-5);
+    let (e, d) = cost.to_approx(1e-5).unwrap();
     assert!(e <= 1.0 && d == 1e-5, "{e}");
 }
 
@@ -98,7 +98,7 @@ fn randomized_response_frequencies() {
     let eps: f64 = 1.2;
     let p = eps.exp() / (1.0 + eps.exp());
     let truths = (0..N)
-        .filter(|_| stats::randomized_response(&mut rng, true, eps).unwrap())
+        .filter(|_| stats::randomized_response(&mut rng, true, eps).unwrap().0)
         .count() as f64;
     let expected = p * N as f64;
     let chi2 = (truths - expected).powi(2) / expected
@@ -109,7 +109,7 @@ fn randomized_response_frequencies() {
     let pk = eps.exp() / (eps.exp() + (k - 1) as f64);
     let mut counts = [0f64; 5];
     for _ in 0..N {
-        counts[stats::randomized_response_k(&mut rng, 2, k, eps).unwrap() as usize] += 1.0;
+        counts[stats::randomized_response_k(&mut rng, 2, k, eps).unwrap().0 as usize] += 1.0;
     }
     let chi2: f64 = (0..5)
         .map(|i| {

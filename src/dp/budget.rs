@@ -8,7 +8,10 @@
 //!   and processes spending at once never overspend.
 //! - Every change is written atomically: a temporary file in the same directory, fsync,
 //!   rename over the ledger, fsync of the directory. A crash leaves the old or the new
-//!   ledger, never a reset one.
+//!   ledger, never a reset one. A spend is reported done only once the directory fsync
+//!   succeeded: if it fails the spend fails (the renamed ledger may already hold it, which
+//!   errs toward more privacy loss), and a temporary file whose write failed (a full disk)
+//!   is removed.
 //! - A missing or corrupt ledger (bad JSON, bad checksum, impossible values) is an error,
 //!   never a fresh budget; [`Ledger::create`] is the only way to start one.
 //! - Amounts are kept as integers (epsilon in units of 1e-9, delta in units of 1e-18):
@@ -127,6 +130,38 @@ pub struct Ledger {
     path: PathBuf,
     lock_path: PathBuf,
     state: Mutex<State>,
+    io: &'static Io,
+}
+
+/// The file-system steps of an atomic write that can fail after the temporary file exists;
+/// tests replace them to inject a full disk or a failing directory fsync.
+#[derive(Debug)]
+struct Io {
+    /// Writes the body to the temporary file and fsyncs it.
+    write: fn(&mut File, &[u8]) -> std::io::Result<()>,
+    /// Fsyncs the directory after the rename.
+    sync_dir: fn(&Path) -> std::io::Result<()>,
+}
+
+static REAL_IO: Io = Io {
+    write: write_and_sync,
+    sync_dir,
+};
+
+fn write_and_sync(f: &mut File, body: &[u8]) -> std::io::Result<()> {
+    f.write_all(body)?;
+    f.sync_all()
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    // directories cannot be opened as files here; the rename is what the platform offers
+    Ok(())
 }
 
 impl Ledger {
@@ -149,7 +184,7 @@ impl Ledger {
                 path.display()
             )));
         }
-        write_atomic(path, &State::default())?;
+        write_atomic(path, &State::default(), ledger.io)?;
         Ok(ledger)
     }
 
@@ -169,6 +204,7 @@ impl Ledger {
             path: path.to_path_buf(),
             lock_path: PathBuf::from(lock),
             state: Mutex::new(state),
+            io: &REAL_IO,
         }
     }
 
@@ -194,7 +230,7 @@ impl Ledger {
         let _file_lock = self.lock_file()?;
         let mut fresh = read(&self.path)?;
         let out = f(&mut fresh)?;
-        write_atomic(&self.path, &fresh)?;
+        write_atomic(&self.path, &fresh, self.io)?;
         *guard = fresh;
         Ok(out)
     }
@@ -365,8 +401,9 @@ fn read(path: &Path) -> Result<State, DpError> {
     Ok(state)
 }
 
-/// Write to a temporary file in the same directory, fsync, rename, fsync the directory.
-fn write_atomic(path: &Path, state: &State) -> Result<(), DpError> {
+/// Write to a temporary file in the same directory, fsync, rename, fsync the directory. Any
+/// failure is an error; a temporary file left by a failed write or rename is removed.
+fn write_atomic(path: &Path, state: &State, io: &Io) -> Result<(), DpError> {
     let accounts: Vec<Account> = state.accounts.values().cloned().collect();
     let disk = OnDisk {
         format: FORMAT.into(),
@@ -385,15 +422,107 @@ fn write_atomic(path: &Path, state: &State) -> Result<(), DpError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let io = |e: std::io::Error| DpError::Ledger(format!("{}: {e}", path.display()));
-    {
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&body).map_err(io)?;
-        f.sync_all().map_err(io)?;
+    let io_err = |e: std::io::Error| DpError::Ledger(format!("{}: {e}", path.display()));
+    let written = File::create(&tmp).and_then(|mut f| (io.write)(&mut f, &body));
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(e));
     }
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+    (io.sync_dir)(dir).map_err(|e| {
+        DpError::Ledger(format!(
+            "{}: fsync of the directory failed, so the change might not survive a power \
+             loss (the ledger may hold it already): {e}",
+            dir.display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("shroud-ledger-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
-    Ok(())
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    static FULL_DISK: Io = Io {
+        write: |f, body| {
+            // half the body lands, then the disk is full
+            f.write_all(&body[..body.len() / 2])?;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device",
+            ))
+        },
+        sync_dir,
+    };
+
+    static DIR_SYNC_FAILS: Io = Io {
+        write: write_and_sync,
+        sync_dir: |_| Err(std::io::Error::other("injected fsync failure")),
+    };
+
+    #[test]
+    fn a_failed_write_removes_its_temporary_file_and_spends_nothing() {
+        let d = temp_dir("full-disk");
+        let path = d.join("ledger.json");
+        let mut l = Ledger::create(&path).unwrap();
+        l.add_account("d", "p", 1.0, 0.0).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let files = names(&d);
+        l.io = &FULL_DISK;
+        let err = l.spend("d", "p", 0.5, 0.0).unwrap_err();
+        assert!(
+            matches!(&err, DpError::Ledger(m) if m.contains("no space")),
+            "{err:?}"
+        );
+        assert_eq!(names(&d), files, "no temporary file is left behind");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the ledger is untouched"
+        );
+        assert_eq!(l.remaining("d", "p").unwrap(), (1.0, 0.0));
+        l.io = &REAL_IO;
+        l.spend("d", "p", 0.5, 0.0).unwrap();
+        assert_eq!(
+            Ledger::open(&path).unwrap().remaining("d", "p").unwrap().0,
+            0.5
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_failed_directory_fsync_fails_the_spend() {
+        let d = temp_dir("dir-fsync");
+        let path = d.join("ledger.json");
+        let mut l = Ledger::create(&path).unwrap();
+        l.add_account("d", "p", 1.0, 0.0).unwrap();
+        l.io = &DIR_SYNC_FAILS;
+        let err = l.spend("d", "p", 0.25, 0.0).unwrap_err();
+        assert!(
+            matches!(&err, DpError::Ledger(m) if m.contains("fsync")),
+            "{err:?}"
+        );
+        // not reported as done, and not forgotten either: the renamed file may hold it,
+        // which errs toward more loss
+        assert_eq!(l.remaining("d", "p").unwrap(), (1.0, 0.0));
+        let on_disk = Ledger::open(&path).unwrap().remaining("d", "p").unwrap().0;
+        assert!(on_disk <= 1.0);
+        assert!(!names(&d).iter().any(|n| n.contains(".tmp-")));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -23,6 +23,12 @@ pub enum DpError {
     /// The ledger is missing, corrupt or cannot be written.
     #[error("ledger: {0}")]
     Ledger(String),
+    /// Parameters outside the range in which the guarantee is proven: a privacy curve that
+    /// cannot be evaluated (NaN), rounded probabilities that would leak more than asked, a
+    /// sampler's exact range. Refused before any noise is drawn; ask for a larger epsilon,
+    /// a smaller domain or a smaller sensitivity.
+    #[error("unsupported parameters: {0}")]
+    Unsupported(String),
     /// No order gives a finite epsilon (e.g. delta too small for the orders used).
     #[error("no finite epsilon for these parameters: {0}")]
     Unbounded(String),

@@ -53,6 +53,52 @@ fn to_grid(value: f64, g: f64) -> Result<i128, DpError> {
     Ok(k as i128)
 }
 
+/// The grid of a Laplace release: the largest power of two not above the noise scale
+/// sensitivity / epsilon, times 2^-20.
+///
+/// # Errors
+/// [`DpError::InvalidParameter`] for non-positive parameters or a grid outside the normal
+/// doubles.
+pub(crate) fn laplace_grid(sensitivity: f64, epsilon: f64) -> Result<f64, DpError> {
+    let g = pow2_below(laplace_scale(sensitivity, epsilon)?) * 2f64.powi(-GRID_BITS);
+    if g.is_normal() {
+        Ok(g)
+    } else {
+        Err(DpError::InvalidParameter(
+            "noise scale out of the supported range".into(),
+        ))
+    }
+}
+
+/// Laplace release of an exact integer number of grid units whose sensitivity, in grid
+/// units, is the integer `sensitivity_units`: discrete Laplace noise of scale
+/// sensitivity_units / epsilon (rounded up to a rational), no rounding left to charge.
+pub(crate) fn laplace_units<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    units: i128,
+    sensitivity_units: u64,
+    epsilon: f64,
+    granularity: f64,
+) -> Result<Release, DpError> {
+    if sensitivity_units == 0 {
+        return Err(DpError::InvalidParameter(
+            "sensitivity must be positive".into(),
+        ));
+    }
+    // the conversion to f64 errs by 2^-53 relative at most, covered by rational_up's nudge
+    let scale = laplace_scale(sensitivity_units as f64, epsilon)?;
+    let (num, den) = rational_up(scale, 20)?;
+    let z = discrete_laplace(rng, num, den)?;
+    let k = units
+        .checked_add(z)
+        .ok_or_else(|| DpError::InvalidParameter("released value overflows".into()))?;
+    Ok(Release {
+        value: k as f64 * granularity,
+        granularity,
+        cost: PrivacyCost::Pure { epsilon },
+    })
+}
+
 /// Laplace release: pure epsilon-DP for L1 sensitivity `sensitivity`.
 ///
 /// # Errors
@@ -66,8 +112,7 @@ pub fn laplace<R: CryptoRng + ?Sized>(
     sensitivity: f64,
     epsilon: f64,
 ) -> Result<Release, DpError> {
-    let b = laplace_scale(sensitivity, epsilon)?;
-    let g = pow2_below(b) * 2f64.powi(-GRID_BITS);
+    let g = laplace_grid(sensitivity, epsilon)?;
     let (num, den) = rational_up((sensitivity + g) / (epsilon * g), 20)?;
     let k = to_grid(value, g)?;
     let z = discrete_laplace(rng, num, den)?;
@@ -78,10 +123,13 @@ pub fn laplace<R: CryptoRng + ?Sized>(
     })
 }
 
-/// Gaussian release with the analytic calibration: (epsilon, delta)-DP for L2 sensitivity.
+/// Gaussian release with the analytic calibration: (epsilon, delta)-DP for L2 sensitivity,
+/// any epsilon (the calibration works in log space far beyond e^709).
 ///
 /// # Errors
-/// [`DpError::InvalidParameter`] for NaN, infinities or parameters out of range.
+/// [`DpError::InvalidParameter`] for NaN, infinities or parameters out of range;
+/// [`DpError::Unsupported`] when the privacy curve cannot be evaluated. Every check is made
+/// before any noise is drawn.
 ///
 /// # Privacy
 /// (epsilon, delta)-DP (the rounding is charged to the sensitivity).
@@ -131,7 +179,9 @@ pub fn discrete_laplace_int<R: CryptoRng + ?Sized>(
 /// rho + 2 sqrt(rho ln(1/delta)) = epsilon, sigma = s / sqrt(2 rho).
 ///
 /// # Errors
-/// [`DpError::InvalidParameter`] for parameters out of range.
+/// [`DpError::InvalidParameter`] for parameters out of range, among them a sigma^2 that is
+/// not below 2^53 (the sampler's rational n / 2^10 must fit 63 bits). Refused before any
+/// noise is drawn; within the range the sampler never fails.
 ///
 /// # Privacy
 /// rho-zCDP, hence (epsilon, delta)-DP.

@@ -54,13 +54,91 @@ pub fn count<R: CryptoRng + ?Sized>(
     release::discrete_laplace_int(rng, n, 1, check_eps(epsilon)?)
 }
 
-/// Noisy sum of values clipped to [lower, upper]: sensitivity max(|lower|, |upper|).
+/// A clipped sum computed exactly (Casacuberta et al., CCS 2022): every value is clipped to
+/// [lower, upper] and rounded to an integer multiple of the release grid, and the integers
+/// are summed with overflow checks. One record changes `units` by exactly its own rounded
+/// value, so by at most `sensitivity_units`, whatever the order or the number of records
+/// (a left-to-right f64 sum can move by 2000 times its grid step).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClippedSum {
+    /// The sum, in grid units.
+    pub units: i128,
+    /// The grid step g (a power of two): the sum is `units * granularity`.
+    pub granularity: f64,
+    /// What adding or removing one record can change `units` by:
+    /// max(|round(lower / g)|, |round(upper / g)|).
+    pub sensitivity_units: u64,
+}
+
+/// Largest |bound / g| accepted: the sum of 2^64 such values still fits an i128.
+const MAX_UNITS: f64 = 4_611_686_018_427_387_904.0; // 2^62
+
+/// The exact clipped sum of `values` on the grid that [`sum`] releases on at `epsilon`.
 ///
 /// # Errors
-/// [`DpError::InvalidParameter`] for bad bounds, epsilon or a non-finite value.
+/// [`DpError::InvalidParameter`] for bad bounds or epsilon, a NaN value, bounds that are both
+/// 0, or bounds too large or too small for the grid.
+pub fn clipped_sum(
+    values: &[f64],
+    lower: f64,
+    upper: f64,
+    epsilon: f64,
+) -> Result<ClippedSum, DpError> {
+    check_bounds(lower, upper)?;
+    let e = check_eps(epsilon)?;
+    if values.iter().any(|v| v.is_nan()) {
+        return Err(DpError::InvalidParameter("values contain NaN".into()));
+    }
+    let sens = lower.abs().max(upper.abs());
+    if sens == 0.0 {
+        return Err(DpError::InvalidParameter(
+            "clipping bounds [0, 0] make every sum 0: nothing to release".into(),
+        ));
+    }
+    let g = release::laplace_grid(sens, e)?;
+    let to_units = |x: f64| -> Result<i64, DpError> {
+        // g is a power of two, so x / g is exact unless it underflows (then it rounds to 0)
+        let u = (x / g).round();
+        if u.abs() < MAX_UNITS {
+            Ok(u as i64)
+        } else {
+            Err(DpError::InvalidParameter(format!(
+                "clipping bound {x} is too large for the release grid {g} at epsilon {e}"
+            )))
+        }
+    };
+    let (lo, hi) = (to_units(lower)?, to_units(upper)?);
+    let sensitivity_units = lo.unsigned_abs().max(hi.unsigned_abs());
+    if sensitivity_units == 0 {
+        return Err(DpError::InvalidParameter(
+            "clipping bounds round to 0 on the release grid".into(),
+        ));
+    }
+    let mut units: i128 = 0;
+    for v in values {
+        // clamp, division by a positive power of two and rounding are all monotone, so each
+        // record's units lie in [lo, hi]
+        let u = to_units(v.clamp(lower, upper))?;
+        units = units
+            .checked_add(i128::from(u))
+            .ok_or_else(|| DpError::InvalidParameter("clipped sum overflows".into()))?;
+    }
+    Ok(ClippedSum {
+        units,
+        granularity: g,
+        sensitivity_units,
+    })
+}
+
+/// Noisy sum of values clipped to [lower, upper], computed exactly on the release grid
+/// ([`clipped_sum`]) and released with discrete Laplace noise in grid units.
+///
+/// # Errors
+/// As [`clipped_sum`].
 ///
 /// # Privacy
-/// epsilon-DP.
+/// epsilon-DP under adding or removing one record: the sensitivity charged is the exact
+/// integer one of [`ClippedSum::sensitivity_units`], with no floating-point rounding left.
 pub fn sum<R: CryptoRng + ?Sized>(
     rng: &mut R,
     values: &[f64],
@@ -68,13 +146,8 @@ pub fn sum<R: CryptoRng + ?Sized>(
     upper: f64,
     epsilon: f64,
 ) -> Result<Release, DpError> {
-    check_bounds(lower, upper)?;
-    if values.iter().any(|v| v.is_nan()) {
-        return Err(DpError::InvalidParameter("values contain NaN".into()));
-    }
-    let s: f64 = values.iter().map(|v| v.clamp(lower, upper)).sum();
-    let sens = lower.abs().max(upper.abs()).max(f64::MIN_POSITIVE);
-    release::laplace(rng, s, sens, check_eps(epsilon)?)
+    let c = clipped_sum(values, lower, upper, epsilon)?;
+    release::laplace_units(rng, c.units, c.sensitivity_units, epsilon, c.granularity)
 }
 
 /// Noisy mean: half the budget on the clipped sum, half on the count; the ratio is clamped
@@ -195,57 +268,111 @@ pub fn quantile<R: CryptoRng + ?Sized>(
     Ok((candidates[i], cost))
 }
 
-/// P(report the truth) = e^epsilon / (e^epsilon + k - 1), rounded down to a multiple of
-/// 2^-32 (which lowers the true epsilon).
-fn truth_probability(k: u64, epsilon: f64) -> Result<u128, DpError> {
+const RR_BITS: u32 = 32;
+
+/// Numerator over 2^32 of P(report the truth) = e^eps / (e^eps + k - 1), rounded down
+/// (the float error of p is below 1e-12 relative, so the result never exceeds the exact p).
+fn truth_numerator(k: u64, epsilon: f64) -> Result<u64, DpError> {
     let e = check_eps(epsilon)?;
     let p = 1.0 / (1.0 + (k - 1) as f64 * (-e).exp());
-    Ok(((p * 2f64.powi(32)) * (1.0 - 1e-12)).floor() as u128)
+    Ok(((p * 2f64.powi(RR_BITS as i32)) * (1.0 - 1e-12)).floor() as u64)
 }
 
-/// Binary randomized response (local DP): the truth with probability e^eps / (1 + e^eps).
+/// The privacy loss of k-ary randomized response as implemented: with the truth reported
+/// with probability P = n / 2^32 (rounded down) and each other answer with
+/// (1 - P) / (k - 1), the loss is |ln(P (k - 1) / (1 - P))|, rounded up. When P >= 1/k this
+/// is at most epsilon; when rounding pushed P below 1/k (k near 2^32 e^epsilon or beyond,
+/// or epsilon below about 2^-31) the other answers are likelier than the truth and the loss
+/// can exceed epsilon, or be infinite when P = 0.
 ///
 /// # Errors
-/// [`DpError::InvalidParameter`] for a bad epsilon.
+/// [`DpError::InvalidParameter`] for k < 2 or a bad epsilon; [`DpError::Unsupported`] when
+/// the loss of the rounded probabilities exceeds epsilon.
+pub fn randomized_response_loss(k: u64, epsilon: f64) -> Result<f64, DpError> {
+    if k < 2 {
+        return Err(DpError::InvalidParameter(format!(
+            "randomized response needs k >= 2, got {k}"
+        )));
+    }
+    let n = truth_numerator(k, epsilon)?;
+    let refuse = |loss: f64| {
+        DpError::Unsupported(format!(
+            "k-ary randomized response with k = {k} at epsilon {epsilon}: the truth \
+             probability rounded to a multiple of 2^-{RR_BITS} gives a privacy loss of {loss}; \
+             use fewer answers (k below about 2^32 e^epsilon) or a larger epsilon"
+        ))
+    };
+    if n == 0 {
+        return Err(refuse(f64::INFINITY));
+    }
+    // ratio P / P_other = n (k - 1) / (2^32 - n), exact in integers
+    let a = u128::from(n) * u128::from(k - 1);
+    let b = (1u128 << RR_BITS) - u128::from(n);
+    // ln of an integer below 2^97: the conversion and ln err by a few ulps of ln (< 1e-13)
+    let loss = ((a as f64).ln() - (b as f64).ln()).abs() + 1e-12;
+    if a >= b {
+        // P <= exact p, so the ratio is at most e^epsilon: epsilon is a sound bound too
+        Ok(loss.min(epsilon))
+    } else if loss <= epsilon {
+        Ok(loss)
+    } else {
+        Err(refuse(loss))
+    }
+}
+
+/// Binary randomized response (local DP): the truth with probability e^eps / (1 + e^eps),
+/// rounded down to a multiple of 2^-32.
+///
+/// # Errors
+/// As [`randomized_response_loss`] with k = 2 (checked before any randomness is drawn).
 ///
 /// # Privacy
-/// epsilon-local-DP.
+/// epsilon-local-DP; the cost returned is the loss of the rounded probabilities, at most
+/// epsilon.
 pub fn randomized_response<R: CryptoRng + ?Sized>(
     rng: &mut R,
     truth: bool,
     epsilon: f64,
-) -> Result<bool, DpError> {
-    let p = truth_probability(2, epsilon)?;
-    Ok(if bernoulli(rng, p, 1 << 32)? {
-        truth
-    } else {
-        !truth
-    })
+) -> Result<(bool, PrivacyCost), DpError> {
+    let loss = randomized_response_loss(2, epsilon)?;
+    let p = truth_numerator(2, epsilon)?;
+    let keep = bernoulli(rng, u128::from(p), 1 << RR_BITS)?;
+    Ok((
+        if keep { truth } else { !truth },
+        PrivacyCost::Pure { epsilon: loss },
+    ))
 }
 
-/// k-ary randomized response: the truth with probability e^eps / (e^eps + k - 1), otherwise
-/// one of the other k - 1 values uniformly.
+/// k-ary randomized response: the truth with probability e^eps / (e^eps + k - 1) (rounded
+/// down to a multiple of 2^-32), otherwise one of the other k - 1 values uniformly.
 ///
 /// # Errors
-/// [`DpError::InvalidParameter`] for k < 2, truth >= k or a bad epsilon.
+/// [`DpError::InvalidParameter`] for k < 2, truth >= k or a bad epsilon;
+/// [`DpError::Unsupported`] when the rounded probabilities would leak more than epsilon
+/// (see [`randomized_response_loss`]). Both are checked before any randomness is drawn.
 ///
 /// # Privacy
-/// epsilon-local-DP.
+/// epsilon-local-DP; the cost returned is the loss of the rounded probabilities, at most
+/// epsilon. The work done does not depend on whether the truth is reported.
 pub fn randomized_response_k<R: CryptoRng + ?Sized>(
     rng: &mut R,
     truth: u64,
     k: u64,
     epsilon: f64,
-) -> Result<u64, DpError> {
+) -> Result<(u64, PrivacyCost), DpError> {
     if k < 2 || truth >= k {
         return Err(DpError::InvalidParameter(
             "need k >= 2 and truth < k".into(),
         ));
     }
-    let p = truth_probability(k, epsilon)?;
-    if bernoulli(rng, p, 1 << 32)? {
-        return Ok(truth);
-    }
+    let cost = PrivacyCost::Pure {
+        epsilon: randomized_response_loss(k, epsilon)?,
+    };
+    let p = truth_numerator(k, epsilon)?;
+    // The other answer is drawn whether or not it is used, so the running time does not say
+    // whether the answer is the truth (both samplers' time is independent of their output).
     let other = uniform_below(rng, u128::from(k - 1)) as u64;
-    Ok(if other >= truth { other + 1 } else { other })
+    let other = if other >= truth { other + 1 } else { other };
+    let keep = bernoulli(rng, u128::from(p), 1 << RR_BITS)?;
+    Ok((if keep { truth } else { other }, cost))
 }

@@ -205,7 +205,7 @@ fn release(a: ReleaseArgs) -> Result<(), Failure> {
         }
     };
     if a.json {
-        let (e, d) = cost.to_approx(a.delta.unwrap_or(0.0).max(f64::MIN_POSITIVE));
+        let (e, d) = cost.to_approx(a.delta.unwrap_or(0.0).max(f64::MIN_POSITIVE))?;
         println!(
             "{}",
             json!({"value": value, "epsilon": e, "delta": d, "granularity": granularity})
