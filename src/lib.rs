@@ -7,11 +7,12 @@
 //! - [`paillier`]: constant-time Paillier (real lambda = lcm(p-1, q-1), CRT decryption,
 //!   key-owner CRT encryption, precomputed randomness, multi-exponentiation dot products);
 //! - [`encoding`]: python-paillier's `EncodedNumber` and a fixed-point codec;
-//! - [`format`]: python-paillier JSON (JWK keys, `{"v", "e"}` ciphertexts) and a compact
+//! - [`format`](mod@format): python-paillier JSON (JWK keys, `{"v", "e"}` ciphertexts) and a compact
 //!   versioned binary format;
 //! - [`psi`]: private set intersection on RFC 9497's OPRF over ristretto255 (intersection,
 //!   cardinality, intersection-sum with Paillier, secret-shared output);
-//! - [`net`]: transports (TCP frames, in-memory) for the sans-IO protocols;
+//! - [`net`]: the channel layer: Noise channels between parties authenticated by pinned
+//!   keys, one deadline per message and session-sized frame limits, and an in-memory pair;
 //! - [`dp`]: exact samplers, mechanisms with privacy maps, RDP and PLD accountants, noise
 //!   calibration and persistent privacy budgets.
 //!

@@ -3,7 +3,7 @@
 //! A real x is encoded as round(x 2^f) mod 2^64, so the representable range is
 //! [-2^(63-f), 2^(63-f)) with a rounding error of at most 2^-(f+1). Products of two
 //! encodings carry 2f fractional bits and must be truncated by f bits (see
-//! [`super::trunc`]); for that to be exact up to one unit in the last place, the product
+//! [`super::Party::truncate`]); for that to be exact up to one unit in the last place, the product
 //! must stay below 2^62 in absolute value, i.e. |x y| < 2^(62-2f) (2^30 with f = 16).
 
 use super::error::MpcError;

@@ -1,6 +1,6 @@
 //! The online operations as sans-IO rounds: each `*_start` returns this party's share of
 //! the values to open and a pending state; once the parties have opened them (see
-//! [`super::party::Party::open`]), `finish` consumes the state and its correlated
+//! [`super::party::Party::open_raw`]), `finish` consumes the state and its correlated
 //! randomness and returns the result. Nothing here touches the network.
 
 use super::error::MpcError;

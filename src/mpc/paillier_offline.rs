@@ -2,10 +2,10 @@
 //! style offline phase).
 //!
 //! Party A holds a Paillier key. For c = (a_A + a_B)(b_A + b_B):
-//! 1. A sends E(a_A[i]) and E(b_A[i]) for every triple (key-owner CRT encryption, on all
+//! 1. A sends E(a_A\[i\]) and E(b_A\[i\]) for every triple (key-owner CRT encryption, on all
 //!    cores).
 //! 2. B computes, per triple, E(a_A b_B + b_A a_B) by a two-term multi-exponentiation with
-//!    its 64-bit shares as exponents, packs [`SLOTS`]-many of them into one ciphertext
+//!    its 64-bit shares as exponents, packs [`slots`]-many (12 for 2048 bits) of them into one ciphertext
 //!    (slot k shifted by k * [`SLOT_BITS`] bits, by Horner's rule with public squarings),
 //!    adds a packed mask rho with rho_k uniform in [0, 2^169), rerandomizes and returns it.
 //! 3. A decrypts one ciphertext per packed group and takes each slot mod 2^64 as its share of

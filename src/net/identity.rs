@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 use super::NetError;
 
 /// File name of the secret half of an identity inside its directory.
-pub const SECRET_FILE: &str = "identity.key";
+pub(crate) const SECRET_FILE: &str = "identity.key";
 /// File name of the public half (public key and fingerprint) inside its directory.
-pub const PUBLIC_FILE: &str = "identity.pub";
+pub(crate) const PUBLIC_FILE: &str = "identity.pub";
 
 /// Longest name a peer may be pinned under.
 const MAX_NAME: usize = 64;
@@ -70,8 +70,8 @@ impl Identity {
     }
 
     /// Writes the identity into `dir` (created if needed): the secret key to
-    /// [`SECRET_FILE`], readable by the owner only, and the public key with its fingerprint
-    /// to [`PUBLIC_FILE`]. An existing identity is never overwritten.
+    /// `identity.key`, readable by the owner only, and the public key with its fingerprint
+    /// to `identity.pub`. An existing identity is never overwritten.
     ///
     /// # Errors
     /// [`NetError::Config`] if `dir` already holds an identity or cannot be written.

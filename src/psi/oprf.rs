@@ -3,7 +3,7 @@
 //! - `HashToGroup` is RFC 9380's `hash_to_ristretto255`: `expand_message_xmd` with SHA-512
 //!   to 64 bytes, then the ristretto255 one-way map (two Elligator evaluations).
 //! - `HashToScalar` reduces 64 expanded bytes modulo the group order.
-//! - [`Blind`], [`OprfKey::blind_evaluate`] and [`finalize`] are the RFC's functions; with
+//! - [`Blind`], [`OprfKey::blind_evaluate`] and [`Blind::finalize`] are the RFC's functions; with
 //!   the RFC's domain-separation tag ([`RFC_HASH_TO_GROUP_DST`]) they reproduce its test
 //!   vectors bit for bit (`tests/kat_oprf.rs`). Private set intersection uses the same
 //!   functions with a tag that also names shroud's protocol version and the session
