@@ -7,11 +7,8 @@ mod fixed;
 mod phe;
 
 pub use fixed::FixedScale;
+pub(crate) use phe::exponent_factor;
 pub use phe::{BASE, Decoded, EncodedNumber, MAX_ABS_EXPONENT};
-
-pub(crate) fn phe_max_abs_exponent() -> u32 {
-    MAX_ABS_EXPONENT as u32
-}
 
 /// Correctly rounded (half to even) conversion of mant / 2^k to f64, as Python's true
 /// division of integers does.

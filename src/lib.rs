@@ -21,6 +21,8 @@
 #![deny(missing_docs)]
 
 mod bigint;
+#[doc(hidden)]
+pub mod ct;
 pub mod dp;
 pub mod encoding;
 pub mod error;

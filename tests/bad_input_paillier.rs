@@ -56,7 +56,7 @@ fn ciphertexts_outside_z_star_n2_are_rejected() {
         assert!(matches!(r, Err(Error::InvalidCiphertext(_))), "{r:?}");
     }
     // and through binary
-    let good = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut shroud::rng::seeded(1));
+    let good = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut shroud::rng::seeded(1)).unwrap();
     let mut bytes = binary::encode_ciphertexts(
         pk,
         &[EncryptedNumber {
@@ -79,8 +79,8 @@ fn ciphertexts_under_another_key_are_a_key_mismatch() {
     let other = common::other_key();
     let (pk, opk) = (sk.public_key(), other.public_key());
     let mut rng = shroud::rng::seeded(2);
-    let a = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut rng);
-    let b = opk.encrypt(&Plaintext::from_u64(opk, 2), &mut rng);
+    let a = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut rng).unwrap();
+    let b = opk.encrypt(&Plaintext::from_u64(opk, 2), &mut rng).unwrap();
     assert_eq!(pk.add(&a, &b).unwrap_err(), Error::KeyMismatch);
     assert_eq!(pk.sub(&a, &b).unwrap_err(), Error::KeyMismatch);
     assert_eq!(pk.neg(&b).unwrap_err(), Error::KeyMismatch);
@@ -329,7 +329,7 @@ fn malformed_binary_is_rejected() {
     let mut rng = shroud::rng::seeded(3);
     let cts: Vec<EncryptedNumber> = (0..3)
         .map(|i| EncryptedNumber {
-            ciphertext: pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng),
+            ciphertext: pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng).unwrap(),
             exponent: -2,
         })
         .collect();
@@ -372,4 +372,146 @@ fn malformed_binary_is_rejected() {
     malformed(binary::decode_public_key(&long));
     malformed(binary::decode_public_key(b"garbage garbage garbage"));
     malformed(binary::decode_secret_key(&[]));
+}
+
+#[test]
+fn phe_json_exponent_of_i64_min_is_a_clean_error() {
+    // i64::MIN has no absolute value: it panicked in debug builds and read as exponent 0
+    // in release builds. Values beyond i32 must not wrap either.
+    let pk = common::key(2048).public_key();
+    let c = pk
+        .encrypt(&Plaintext::from_u64(pk, 5), &mut shroud::rng::seeded(4))
+        .unwrap()
+        .to_biguint()
+        .to_string();
+    for e in [
+        "-9223372036854775808",
+        "9223372036854775807",
+        "-2147483648",
+        "4294967296",
+        "4097",
+        "-4097",
+    ] {
+        let text = format!("{{\"v\": \"{c}\", \"e\": {e}}}");
+        malformed(phe_json::from_json_str(pk, &text));
+    }
+    for (e, want) in [("-4096", -4096), ("4096", 4096), ("0", 0)] {
+        let text = format!("{{\"v\": \"{c}\", \"e\": {e}}}");
+        assert_eq!(phe_json::from_json_str(pk, &text).unwrap().exponent, want);
+    }
+}
+
+#[test]
+fn nonce_must_be_a_unit_mod_n() {
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let (p, q) = sk.primes_vartime();
+    for r in [p.clone(), q.clone(), &p * 3u32, &q * 5u32] {
+        assert!(
+            matches!(
+                Nonce::from_biguint(pk, &r),
+                Err(Error::PlaintextOutOfRange(m)) if m.contains("unit")
+            ),
+            "a nonce sharing a factor with n was accepted"
+        );
+    }
+    assert!(Nonce::from_biguint(pk, &(&p + 2u32)).is_ok());
+}
+
+#[test]
+fn plaintexts_and_nonces_under_another_key_are_a_key_mismatch() {
+    use shroud::encoding::FixedScale;
+    use shroud::paillier::{DjnEncryptor, RandomnessPool};
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let mut rng = shroud::rng::seeded(8);
+    let c = pk.encrypt(&Plaintext::from_u64(pk, 3), &mut rng).unwrap();
+    // Another key of the same size, and one of another size (whose plaintexts have
+    // another precision: this was a debug assertion in crypto-bigint, and silently wrong
+    // in release builds).
+    for other in [common::other_key(), common::key(1024), common::key(3072)] {
+        let opk = other.public_key();
+        let foreign = || Plaintext::from_u64(opk, 7);
+        let km = |r: Result<_, Error>, what: &str| {
+            assert!(
+                matches!(r, Err(Error::KeyMismatch)),
+                "{what}: a foreign plaintext was not a KeyMismatch"
+            );
+        };
+        km(pk.encrypt(&foreign(), &mut rng).map(|_| ()), "encrypt");
+        km(sk.encrypt(&foreign(), &mut rng).map(|_| ()), "owner encrypt");
+        km(
+            sk.encrypt_with_nonce(&foreign(), &Nonce::random(pk, &mut rng))
+                .map(|_| ()),
+            "owner encrypt, foreign m",
+        );
+        km(
+            sk.encrypt_with_nonce(&Plaintext::from_u64(pk, 1), &Nonce::random(opk, &mut rng))
+                .map(|_| ()),
+            "owner encrypt, foreign nonce",
+        );
+        km(pk.add_plaintext(&c, &foreign()).map(|_| ()), "add_plaintext");
+        km(pk.mul_plaintext(&c, &foreign()).map(|_| ()), "mul_plaintext");
+        km(
+            pk.dot_plaintexts(std::slice::from_ref(&c), &[foreign()], None)
+                .map(|_| ()),
+            "dot_plaintexts",
+        );
+        km(
+            pk.encrypt_batch(&[Plaintext::from_u64(pk, 1), foreign()], &mut rng)
+                .map(|_| ()),
+            "encrypt_batch",
+        );
+        let mut pool = RandomnessPool::new(pk);
+        pool.fill(1, &mut rng);
+        km(pool.encrypt(&foreign()).map(|_| ()), "pooled encrypt");
+        assert_eq!(pool.len(), 1, "a refused encryption must not use up a value");
+        let djn = DjnEncryptor::new(pk, &mut rng);
+        km(djn.encrypt(&foreign(), &mut rng).map(|_| ()), "DJN encrypt");
+        km(foreign().to_i64_vartime(pk).map(|_| ()), "to_i64_vartime");
+        km(
+            FixedScale::new(8)
+                .unwrap()
+                .decode_plaintext(pk, &foreign(), 1)
+                .map(|_| ()),
+            "fixed-point decode",
+        );
+        assert!(pk.check_plaintext(&foreign()).is_err());
+    }
+}
+
+#[test]
+fn decrease_exponent_refuses_a_factor_above_max_int() {
+    // python-paillier encodes 16^diff as a plaintext and refuses it above max_int;
+    // reducing it mod n gave a silently wrong result.
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let mut rng = shroud::rng::seeded(9);
+    let x = EncodedNumber::encode_int(pk, &BigInt::from(1), None).unwrap();
+    let c = pk.encrypt_encoded(&x, &mut rng).unwrap();
+    // max_int has 2047 bits: 16^511 = 2^2044 fits, 16^512 = 2^2048 does not.
+    let ok = c.decrease_exponent_to(pk, -511).unwrap();
+    let dec = sk.decrypt_encoded(&ok).unwrap();
+    assert_eq!(dec.mantissa().unwrap(), BigInt::from(1) << 2044u32);
+    for new_exp in [-512, -600, -4096] {
+        assert!(
+            matches!(
+                c.decrease_exponent_to(pk, new_exp),
+                Err(Error::InvalidExponent(_))
+            ),
+            "16^{} accepted",
+            -new_exp
+        );
+        assert!(matches!(
+            x.decrease_exponent_to(new_exp),
+            Err(Error::InvalidExponent(_))
+        ));
+    }
+    assert!(x.decrease_exponent_to(-511).is_ok());
+    // The same through addition, which aligns exponents.
+    let cf = EncryptedNumber {
+        ciphertext: c.ciphertext.clone(),
+        exponent: -600,
+    };
+    assert!(matches!(c.add(pk, &cf), Err(Error::InvalidExponent(_))));
 }

@@ -83,7 +83,8 @@ impl FixedScale {
     /// Decodes a plaintext carrying `products * f` fractional bits.
     ///
     /// # Errors
-    /// [`Error::EncodingOverflow`] in the overflow band or beyond f64's range.
+    /// [`Error::EncodingOverflow`] in the overflow band or beyond f64's range,
+    /// [`Error::KeyMismatch`] when m belongs to another key.
     pub fn decode_plaintext(&self, pk: &PublicKey, m: &Plaintext, products: u32) -> Result<f64> {
         let v = m.to_bigint_vartime(pk)?;
         let k = u64::from(self.frac_bits) * u64::from(products.max(1));

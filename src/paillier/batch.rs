@@ -4,7 +4,7 @@ use rand_core::{CryptoRng, SeedableRng};
 use rayon::prelude::*;
 use zeroize::Zeroize;
 
-use super::{Ciphertext, Plaintext, PublicKey, SecretKey};
+use super::{Ciphertext, Nonce, Plaintext, PublicKey, SecretKey};
 use crate::error::Result;
 
 /// Runs `encrypt` on every plaintext in parallel, each with its own ChaCha20 stream seeded
@@ -34,12 +34,20 @@ where
 impl PublicKey {
     /// Encrypts every plaintext, in parallel. Each item draws its randomness from its own
     /// ChaCha20 stream seeded from `rng`.
+    ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when a plaintext was made for another key.
     pub fn encrypt_batch<R: CryptoRng + ?Sized>(
         &self,
         ms: &[Plaintext],
         rng: &mut R,
-    ) -> Vec<Ciphertext> {
-        par_encrypt(ms, rng, |m, r| self.encrypt(m, r))
+    ) -> Result<Vec<Ciphertext>> {
+        for m in ms {
+            self.check_plaintext(m)?;
+        }
+        Ok(par_encrypt(ms, rng, |m, r| {
+            self.encrypt_with_nonce(m, &Nonce::random(self, r))
+        }))
     }
 }
 
@@ -53,11 +61,20 @@ impl SecretKey {
     }
 
     /// Key-owner (CRT) encryption of every plaintext, in parallel.
+    ///
+    /// # Panics
+    /// When a plaintext was made for another key: a programming error, not a property of
+    /// input data. (This stays infallible until its PSI caller moves to a `Result`.)
     pub fn encrypt_batch<R: CryptoRng + ?Sized>(
         &self,
         ms: &[Plaintext],
         rng: &mut R,
     ) -> Vec<Ciphertext> {
-        par_encrypt(ms, rng, |m, r| self.encrypt(m, r))
+        let pk = self.public_key();
+        assert!(
+            ms.iter().all(|m| pk.check_plaintext(m).is_ok()),
+            "plaintext made for another Paillier key"
+        );
+        par_encrypt(ms, rng, |m, r| self.encrypt_crt(m, &Nonce::random(pk, r)))
     }
 }

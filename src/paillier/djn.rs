@@ -25,6 +25,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use super::multiexp::{TABLE, WINDOW, nibble};
 use super::{Ciphertext, Nonce, Plaintext, PublicKey};
 use crate::bigint::limb_precision;
+use crate::error::Result;
 
 /// A secret short exponent a (single use).
 #[derive(Zeroize, ZeroizeOnDrop)]
@@ -85,7 +86,10 @@ impl DjnEncryptor {
         let h = {
             let xm = BoxedMontyForm::new(x.value.clone(), &inner.params_n);
             let mut sq = xm.square().neg().retrieve();
-            let nonce = Nonce { value: sq.clone() };
+            let nonce = Nonce {
+                value: sq.clone(),
+                key: inner.id,
+            };
             sq.zeroize();
             nonce
         };
@@ -130,17 +134,24 @@ impl DjnEncryptor {
 
     /// Encrypts m with a fresh exponent.
     ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when m was made for another key.
+    ///
     /// # Security
     /// Constant time in m and a. See the module docs for the extra assumption.
-    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Ciphertext {
+    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Result<Ciphertext> {
         self.encrypt_with_exponent(m, &self.random_exponent(rng))
     }
 
     /// Encrypts m with the given exponent (never reuse one).
     ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when m was made for another key.
+    ///
     /// # Security
     /// Constant time in m and a.
-    pub fn encrypt_with_exponent(&self, m: &Plaintext, a: &DjnExponent) -> Ciphertext {
+    pub fn encrypt_with_exponent(&self, m: &Plaintext, a: &DjnExponent) -> Result<Ciphertext> {
+        self.pk.check_plaintext(m)?;
         let inner = &self.pk.inner;
         let mut acc = BoxedMontyForm::one(&inner.params_n2);
         for (i, row) in self.table.iter().enumerate() {
@@ -153,9 +164,9 @@ impl DjnEncryptor {
         }
         let x = acc.as_montgomery().rem(&inner.n);
         let c = self.pk.absorb_plaintext(acc.as_montgomery(), &x, &m.value);
-        Ciphertext {
+        Ok(Ciphertext {
             value: BoxedMontyForm::from_montgomery(c, &inner.params_n2),
             key: inner.id,
-        }
+        })
     }
 }

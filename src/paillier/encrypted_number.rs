@@ -1,6 +1,6 @@
 //! Encrypted numbers with a base-16 exponent, python-paillier's `EncryptedNumber`.
 
-use num_bigint::{BigInt, BigUint};
+use num_bigint::BigInt;
 use rand_core::CryptoRng;
 
 use super::{Ciphertext, PublicKey, SecretKey};
@@ -24,7 +24,9 @@ impl EncryptedNumber {
     /// The same value with a lower exponent: c^(16^(exponent - new_exp)).
     ///
     /// # Errors
-    /// [`Error::InvalidExponent`] when `new_exp` is above the current exponent,
+    /// [`Error::InvalidExponent`] when `new_exp` is above the current exponent or when
+    /// 16^(exponent - new_exp) exceeds max_int (python-paillier refuses this too: the
+    /// factor would be reduced mod n and the result silently wrong),
     /// [`Error::KeyMismatch`].
     pub fn decrease_exponent_to(&self, pk: &PublicKey, new_exp: i32) -> Result<Self> {
         if new_exp > self.exponent {
@@ -35,12 +37,7 @@ impl EncryptedNumber {
         }
         let diff = u32::try_from(i64::from(self.exponent) - i64::from(new_exp))
             .map_err(|_| Error::InvalidExponent("exponent difference too large".into()))?;
-        if diff > 2 * crate::encoding::phe_max_abs_exponent() {
-            return Err(Error::InvalidExponent(
-                "exponent difference too large".into(),
-            ));
-        }
-        let factor = BigInt::from(BigUint::from(16u32).pow(diff));
+        let factor = BigInt::from(crate::encoding::exponent_factor(pk, diff)?);
         Ok(EncryptedNumber {
             ciphertext: pk.mul_scalar_vartime(&self.ciphertext, &factor)?,
             exponent: new_exp,
@@ -130,7 +127,7 @@ impl PublicKey {
         rng: &mut R,
     ) -> Result<EncryptedNumber> {
         Ok(EncryptedNumber {
-            ciphertext: self.encrypt(&x.to_plaintext(self)?, rng),
+            ciphertext: self.encrypt(&x.to_plaintext(self)?, rng)?,
             exponent: x.exponent(),
         })
     }

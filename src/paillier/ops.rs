@@ -66,12 +66,13 @@ impl PublicKey {
     /// (rerandomize before sending if m must stay hidden from whoever knows a).
     ///
     /// # Errors
-    /// [`Error::KeyMismatch`] when a is under another key.
+    /// [`Error::KeyMismatch`] when a or m is under another key.
     ///
     /// # Security
     /// Constant time in m.
     pub fn add_plaintext(&self, a: &Ciphertext, m: &Plaintext) -> Result<Ciphertext> {
         self.check(a)?;
+        self.check_plaintext(m)?;
         let c_mont = a.value.as_montgomery();
         let x = c_mont.rem(&self.inner.n);
         let c = self.absorb_plaintext(c_mont, &x, &m.value);
@@ -127,11 +128,12 @@ impl PublicKey {
     /// E(k a) for a secret scalar k in Z_n, read as signed (python-paillier's convention).
     ///
     /// # Errors
-    /// [`Error::KeyMismatch`] when a is under another key.
+    /// [`Error::KeyMismatch`] when a or k is under another key.
     ///
     /// # Security
     /// Constant time in k: the exponent length is always bits(n).
     pub fn mul_plaintext(&self, a: &Ciphertext, k: &Plaintext) -> Result<Ciphertext> {
+        self.check_plaintext(k)?;
         self.pow_signed(a, &self.signed_plaintext(k))
     }
 
@@ -192,8 +194,9 @@ impl PublicKey {
     /// `None` for bits(n), which is always valid but slower.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`], [`Error::KeyMismatch`], or [`Error::PlaintextOutOfRange`]
-    /// when a weight exceeds the promised bound.
+    /// [`Error::LengthMismatch`], [`Error::KeyMismatch`] (a ciphertext or a weight under
+    /// another key), or [`Error::PlaintextOutOfRange`] when a weight exceeds the promised
+    /// bound.
     ///
     /// # Security
     /// Constant time in the weights; the bound check reveals only whether the promise held.
@@ -203,6 +206,9 @@ impl PublicKey {
         ws: &[Plaintext],
         bound_bits: Option<u32>,
     ) -> Result<Ciphertext> {
+        for w in ws {
+            self.check_plaintext(w)?;
+        }
         let bound = bound_bits
             .unwrap_or(self.inner.bits)
             .min(self.inner.bits)

@@ -114,11 +114,13 @@ impl RandomnessPool {
     /// Encrypts m with the next precomputed value (removed from the pool).
     ///
     /// # Errors
-    /// [`Error::PoolEmpty`] when no value is left.
+    /// [`Error::PoolEmpty`] when no value is left, [`Error::KeyMismatch`] when m was made
+    /// for another key.
     ///
     /// # Security
     /// Constant time in m.
     pub fn encrypt(&mut self, m: &Plaintext) -> Result<Ciphertext> {
+        self.pk.check_plaintext(m)?;
         let item = self.items.pop().ok_or(Error::PoolEmpty)?;
         let c = self.pk.absorb_plaintext(&item.rn_mont, &item.x, &m.value);
         Ok(Ciphertext {

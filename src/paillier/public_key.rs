@@ -199,6 +199,24 @@ impl PublicKey {
         Ok(())
     }
 
+    /// Checks that a plaintext belongs to this key.
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when it was made for another key.
+    pub fn check_plaintext(&self, m: &Plaintext) -> Result<()> {
+        if m.key != self.inner.id {
+            return Err(Error::KeyMismatch);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_nonce(&self, r: &Nonce) -> Result<()> {
+        if r.key != self.inner.id {
+            return Err(Error::KeyMismatch);
+        }
+        Ok(())
+    }
+
     /// Validates a ciphertext value arriving from outside: 0 < c < n^2 and gcd(c, n) = 1.
     ///
     /// Variable time in c, which is public.
@@ -240,18 +258,32 @@ impl PublicKey {
 
     /// Standard Paillier encryption, c = (1 + n)^m * r^n mod n^2, with r uniform in Z*_n.
     ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when m was made for another key.
+    ///
     /// # Security
     /// Constant time in m and r (Montgomery exponentiation with the public exponent n).
-    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Ciphertext {
+    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Result<Ciphertext> {
+        self.check_plaintext(m)?;
         let r = Nonce::random(self, rng);
-        self.encrypt_with_nonce(m, &r)
+        Ok(self.encrypt_with_nonce(m, &r))
     }
 
     /// Encryption with caller-chosen randomness r (which must stay secret and never be reused).
     ///
+    /// # Panics
+    /// When m or r belongs to another key: a programming error, not a property of input
+    /// data (a plaintext and a nonce are made for one key). Use
+    /// [`PublicKey::check_plaintext`] first where the key may differ. (This stays
+    /// infallible until its PSI callers move to [`PublicKey::encrypt`]'s `Result`.)
+    ///
     /// # Security
     /// Constant time in m and r.
     pub fn encrypt_with_nonce(&self, m: &Plaintext, r: &Nonce) -> Ciphertext {
+        assert!(
+            m.key == self.inner.id && r.key == self.inner.id,
+            "plaintext or nonce made for another Paillier key"
+        );
         let rn = self.nth_power(r);
         let x = rn.as_montgomery().rem(&self.inner.n);
         let c = self.absorb_plaintext(rn.as_montgomery(), &x, &m.value);

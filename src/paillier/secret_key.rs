@@ -261,6 +261,7 @@ impl SecretKey {
         let qt = resize(&self.q.p.concatenating_mul(&t), prec_n);
         Plaintext {
             value: qt.wrapping_add(resize(&m_q, prec_n)),
+            key: self.pk.inner.id,
         }
     }
 
@@ -279,27 +280,44 @@ impl SecretKey {
         let xm1 = x.wrapping_sub(BoxedUint::one_with_precision(inner.prec_n2));
         let l = resize(&xm1, inner.prec_n).wrapping_mul(&self.n_inv_2k);
         let m = (BoxedMontyForm::new(l, &inner.params_n) * &self.mu).retrieve();
-        Ok(Plaintext { value: m })
+        Ok(Plaintext {
+            value: m,
+            key: inner.id,
+        })
     }
 
     /// Key-owner encryption by CRT: g^m s_p mod p^2 and g^m s_q mod q^2 with half-length
     /// exponents, recombined modulo n^2. The result has the distribution of a public-key
     /// encryption (a uniform n-th residue times g^m), at about a quarter of the cost.
     ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when m was made for another key.
+    ///
     /// # Security
     /// Constant time in m, r and the key.
-    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Ciphertext {
+    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Result<Ciphertext> {
+        self.pk.check_plaintext(m)?;
         let r = Nonce::random(&self.pk, rng);
-        self.encrypt_with_nonce(m, &r)
+        Ok(self.encrypt_crt(m, &r))
     }
 
     /// Key-owner encryption with caller-supplied randomness (see [`SecretKey::encrypt`]).
     /// The ciphertext differs from `PublicKey::encrypt_with_nonce` with the same r, but has
     /// the same distribution.
     ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when m or r was made for another key.
+    ///
     /// # Security
     /// Constant time in m, r and the key.
-    pub fn encrypt_with_nonce(&self, m: &Plaintext, r: &Nonce) -> Ciphertext {
+    pub fn encrypt_with_nonce(&self, m: &Plaintext, r: &Nonce) -> Result<Ciphertext> {
+        self.pk.check_plaintext(m)?;
+        self.pk.check_nonce(r)?;
+        Ok(self.encrypt_crt(m, r))
+    }
+
+    /// The CRT encryption itself (key checked by the callers).
+    pub(crate) fn encrypt_crt(&self, m: &Plaintext, r: &Nonce) -> Ciphertext {
         let c_p = self.p.half_encrypt(&m.value, &self.q_mod_p, &r.value);
         let c_q = self.q.half_encrypt(&m.value, &self.p_mod_q, &r.value);
         // c = c_q + q^2 ((c_p - c_q) (q^2)^-1 mod p^2)   (mod n^2)
