@@ -3,6 +3,7 @@
 //! Every decoder treats its input as hostile: lengths are bounded before any work is done,
 //! every field is checked, and every failure is an [`crate::Error`], never a panic.
 
+mod b64ct;
 pub mod binary;
 pub mod jwk;
 pub mod phe_json;

@@ -21,6 +21,7 @@ mod ciphertext;
 mod djn;
 mod encrypted_number;
 mod keygen;
+mod load;
 mod multiexp;
 mod ops;
 mod plaintext;
@@ -31,6 +32,7 @@ mod secret_key;
 pub use ciphertext::Ciphertext;
 pub use djn::{DjnEncryptor, DjnExponent};
 pub use encrypted_number::EncryptedNumber;
+pub use load::LoadOptions;
 pub use keygen::{
     DEFAULT_BITS, KeygenOptions, KeygenProgress, SUPPORTED_BITS, generate_keypair, mr_rounds,
 };

@@ -515,3 +515,93 @@ fn decrease_exponent_refuses_a_factor_above_max_int() {
     };
     assert!(matches!(c.add(pk, &cf), Err(Error::InvalidExponent(_))));
 }
+
+/// A private JWK for arbitrary (p, q), with n = p q as its public key.
+fn jwk_for(p: &BigUint, q: &BigUint) -> String {
+    let n = p * q;
+    json!({
+        "kty": "DAJ",
+        "key_ops": ["decrypt"],
+        "p": b64(p),
+        "q": b64(q),
+        "pub": {"kty": "DAJ", "alg": "PAI-GN1", "key_ops": ["encrypt"], "n": b64(&n), "kid": "t"},
+        "kid": "t",
+    })
+    .to_string()
+}
+
+#[test]
+fn key_load_checks_structure_in_constant_time_and_primality_only_on_request() {
+    use num_integer::Integer;
+    use shroud::paillier::LoadOptions;
+    let sk = common::key(2048);
+    let (p, q) = sk.primes_vartime();
+    let verify = LoadOptions { verify: true };
+    // A real key loads both ways, to the same key, from JWK and binary.
+    let text = jwk::secret_key_to_jwk(sk, "k").to_string();
+    for opts in [LoadOptions::default(), verify] {
+        let (back, _) = jwk::secret_key_from_jwk_with(&text, opts).unwrap();
+        assert_eq!(back.primes_vartime(), (p.clone(), q.clone()));
+        let bin = binary::encode_secret_key(sk);
+        let back = binary::decode_secret_key_with(&bin, opts).unwrap();
+        assert_eq!(back.primes_vartime(), (p.clone(), q.clone()));
+    }
+    // A composite q that passes every structural check (odd, right size, no small factor,
+    // far from p, all CRT constants exist): the 1024-bit modulus of another key. The
+    // default load does no primality test; `verify` does.
+    let fake = common::key(1024).public_key().n().clone();
+    let phi = (&p - 1u32) * (&fake - 1u32);
+    assert_eq!((&p * &fake).gcd(&phi), BigUint::from(1u32));
+    let text = jwk_for(&p, &fake);
+    assert!(jwk::secret_key_from_jwk(&text).is_ok());
+    assert!(invalid_key(jwk::secret_key_from_jwk_with(&text, verify)).contains("not prime"));
+    let bin = binary::encode_secret_key(&jwk::secret_key_from_jwk(&text).unwrap().0);
+    assert!(binary::decode_secret_key(&bin).is_ok());
+    assert!(invalid_key(binary::decode_secret_key_with(&bin, verify)).contains("not prime"));
+}
+
+#[test]
+fn key_load_refuses_inconsistent_factors() {
+    let sk = common::key(2048);
+    let (p, q) = sk.primes_vartime();
+    // p q != n (q from another key).
+    let mut jk = jwk::secret_key_to_jwk(sk, "k");
+    jk["q"] = json!(b64(&common::other_key().primes_vartime().1));
+    assert!(invalid_key(jwk::secret_key_from_jwk(&jk.to_string())).contains("does not equal"));
+    // p and q swapped still describe the key.
+    let mut jk = jwk::secret_key_to_jwk(sk, "k");
+    jk["p"] = json!(b64(&q));
+    jk["q"] = json!(b64(&p));
+    assert!(jwk::secret_key_from_jwk(&jk.to_string()).is_ok());
+    // Unequal sizes with p q = n: a 512-bit and a 1536-bit factor of a 2048-bit n.
+    let (s1, s2) = common::key(1024).primes_vartime(); // 512 bits each
+    let big = &q * &s2;
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(&s1, &big)));
+    assert!(m.contains("half"), "{m}");
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(&big, &s1)));
+    assert!(m.contains("half"), "{m}");
+    // Close factors (Fermat).
+    let mut near = &p + 2u32;
+    while !num_prime_check(&near) {
+        near += 2u32;
+    }
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(&p, &near)));
+    assert!(m.contains("Fermat"), "{m}");
+    // p = q: the public key p^2 is refused as a perfect square, in both formats.
+    invalid_key(jwk::secret_key_from_jwk(&jwk_for(&p, &p)));
+    let mut bin = binary::encode_secret_key(sk).to_vec();
+    let half = (bin.len() - 6) / 2;
+    let p_field = bin[6..6 + half].to_vec();
+    bin.truncate(6);
+    bin.extend_from_slice(&p_field);
+    bin.extend_from_slice(&p_field);
+    invalid_key(binary::decode_secret_key(&bin));
+    // An even factor, a factor longer than half of n, non-base64 text.
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(&(&p + 1u32), &(&q + 2u32))));
+    assert!(m.contains("odd") || m.contains("modulus is even"), "{m}");
+    let mut jk = jwk::secret_key_to_jwk(sk, "k");
+    jk["p"] = json!(b64(&(&p << 64u32)));
+    invalid_key(jwk::secret_key_from_jwk(&jk.to_string()));
+    jk["p"] = json!("not*base64");
+    malformed(jwk::secret_key_from_jwk(&jk.to_string()));
+}
