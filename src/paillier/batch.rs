@@ -2,7 +2,7 @@
 
 use rand_core::{CryptoRng, SeedableRng};
 use rayon::prelude::*;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{Ciphertext, Nonce, Plaintext, PublicKey, SecretKey};
 use crate::error::Result;
@@ -14,18 +14,18 @@ where
     R: CryptoRng + ?Sized,
     F: Fn(&Plaintext, &mut chacha20::ChaCha20Rng) -> Ciphertext + Sync,
 {
-    let seeds: Vec<[u8; 32]> = (0..ms.len())
-        .map(|_| {
-            let mut s = [0u8; 32];
-            rng.fill_bytes(&mut s);
-            s
-        })
-        .collect();
+    // One buffer of seeds, wiped on drop (not only the per-item copies); each ChaCha20
+    // state is wiped on drop too (the crate's `zeroize` feature).
+    let mut seeds = Zeroizing::new(vec![[0u8; 32]; ms.len()]);
+    for s in seeds.iter_mut() {
+        rng.fill_bytes(s);
+    }
     ms.par_iter()
-        .zip(seeds)
-        .map(|(m, mut seed)| {
-            let mut child = chacha20::ChaCha20Rng::from_seed(seed);
-            seed.zeroize();
+        .zip(seeds.par_iter())
+        .map(|(m, seed)| {
+            let mut s = *seed;
+            let mut child = chacha20::ChaCha20Rng::from_seed(s);
+            s.zeroize();
             encrypt(m, &mut child)
         })
         .collect()

@@ -170,8 +170,10 @@ impl PublicKey {
         rng: &mut R,
     ) -> Result<Ciphertext> {
         self.check(a)?;
-        let rn = self.nth_power(&Nonce::random(self, rng));
-        Ok(self.wrap(&a.value * &rn))
+        let mut rn = self.nth_power(&Nonce::random(self, rng));
+        let out = self.wrap(&a.value * &rn);
+        zeroize::Zeroize::zeroize(&mut rn);
+        Ok(out)
     }
 
     /// E(sum_i w_i x_i) = prod_i x_i^(w_i) by one multi-exponentiation (shared squarings),
@@ -220,7 +222,8 @@ impl PublicKey {
             for s in &signed {
                 over = over.or(s.mag.ct_lt(&limit).not());
             }
-            if bool::from(over) {
+            // Whether the caller's promise held is public by design.
+            if crate::ct::declassify(over) {
                 return Err(Error::PlaintextOutOfRange(
                     "a weight exceeds the promised bound",
                 ));

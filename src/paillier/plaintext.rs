@@ -189,8 +189,8 @@ impl Nonce {
     /// distance from uniform below 2^-128), redrawn in the negligible case gcd(r, n) != 1.
     ///
     /// # Security
-    /// Constant time in r: the reduction and the gcd are crypto-bigint's constant-time
-    /// ones; only the redraw decision is public (it concerns a discarded candidate, and
+    /// Constant time in r: the reduction and the unit test (a safegcd inversion modulo the
+    /// public n) are crypto-bigint's constant-time ones; only the redraw decision is public (it concerns a discarded candidate, and
     /// happens with probability about 2^-(bits(n)/2)).
     pub fn random<R: CryptoRng + ?Sized>(pk: &PublicKey, rng: &mut R) -> Self {
         let inner = &pk.inner;
@@ -204,9 +204,13 @@ impl Nonce {
                 .expect("n is non-zero");
             let mut r = crate::bigint::resize(&wide.rem(&nz), inner.prec_n);
             wide.zeroize();
-            let mut g = crypto_bigint::Gcd::gcd(&r, inner.n.as_ref());
-            let ok = g.is_one();
-            g.zeroize();
+            // r is a unit iff it is invertible mod n: crypto-bigint's safegcd inverter
+            // with the public modulus is constant time in r (its `BoxedUint::gcd` shifts
+            // by r's trailing zeros, which is not).
+            let mut rf = crypto_bigint::modular::BoxedMontyForm::new(r.clone(), &inner.params_n);
+            let (mut inv, ok) = crate::bigint::ct_take(rf.invert());
+            rf.zeroize();
+            inv.zeroize();
             if crate::ct::declassify(ok) {
                 bytes.zeroize();
                 return Nonce {

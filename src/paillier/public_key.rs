@@ -284,20 +284,25 @@ impl PublicKey {
             m.key == self.inner.id && r.key == self.inner.id,
             "plaintext or nonce made for another Paillier key"
         );
-        let rn = self.nth_power(r);
-        let x = rn.as_montgomery().rem(&self.inner.n);
+        let mut rn = self.nth_power(r);
+        let x = zeroize::Zeroizing::new(rn.as_montgomery().rem(&self.inner.n));
         let c = self.absorb_plaintext(rn.as_montgomery(), &x, &m.value);
+        zeroize::Zeroize::zeroize(&mut rn);
         Ciphertext {
             value: BoxedMontyForm::from_montgomery(c, &self.inner.params_n2),
             key: self.inner.id,
         }
     }
 
-    /// r^n mod n^2 in Montgomery form (constant time in r).
+    /// r^n mod n^2 in Montgomery form (constant time in r; the caller wipes the result).
     pub(crate) fn nth_power(&self, r: &Nonce) -> BoxedMontyForm {
+        use zeroize::Zeroize;
         let inner = &self.inner;
         let wide = crate::bigint::resize(&r.value, inner.prec_n2);
-        BoxedMontyForm::new(wide, &inner.params_n2).pow_bounded_exp(inner.n.as_ref(), inner.bits)
+        let mut rf = BoxedMontyForm::new(wide, &inner.params_n2);
+        let out = rf.pow_bounded_exp(inner.n.as_ref(), inner.bits);
+        rf.zeroize();
+        out
     }
 
     /// Given `c_mont` = c * R mod n^2 (Montgomery form of a ciphertext or of r^n) and
@@ -311,13 +316,20 @@ impl PublicKey {
         x: &BoxedUint,
         m: &BoxedUint,
     ) -> BoxedUint {
+        use zeroize::Zeroize;
         let inner = &self.inner;
         // mont_n(m R, x) = m * x = m * c * R mod n: the Montgomery form of m * c.
-        let m_mont = BoxedMontyForm::new(m.clone(), &inner.params_n);
-        let x_form = BoxedMontyForm::from_montgomery(x.clone(), &inner.params_n);
-        let u = (m_mont * x_form).as_montgomery().clone();
-        let nu = inner.n.as_ref().concatenating_mul(&u);
-        c_mont.add_mod(&nu, &inner.n2)
+        // Every intermediate depends on m and is wiped.
+        let mut m_mont = BoxedMontyForm::new(m.clone(), &inner.params_n);
+        let mut x_form = BoxedMontyForm::from_montgomery(x.clone(), &inner.params_n);
+        let mut prod = m_mont.clone() * &x_form;
+        m_mont.zeroize();
+        x_form.zeroize();
+        let mut nu = inner.n.as_ref().concatenating_mul(prod.as_montgomery());
+        prod.zeroize();
+        let out = c_mont.add_mod(&nu, &inner.n2);
+        nu.zeroize();
+        out
     }
 
     /// The ciphertext 1 (an encryption of zero with r = 1), for folds.
