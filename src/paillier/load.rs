@@ -6,7 +6,7 @@ use crypto_bigint::{BoxedUint, Choice, ConcatenatingMul, CtEq, CtLt};
 use num_bigint::BigUint;
 use num_integer::Integer;
 use num_traits::One;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::secret_key::{PrimePart, SecretKey};
 use super::{MAX_MODULUS_BITS, MIN_MODULUS_BITS, PublicKey};
@@ -70,7 +70,7 @@ impl SecretKey {
     /// a stored key without re-proving primality, in constant time, use
     /// [`SecretKey::from_be_bytes`].
     pub fn from_primes(p: &BigUint, q: &BigUint) -> Result<Self> {
-        validate_factors(p, q)?;
+        validate_factors_vartime(p, q)?;
         let prec = limb_precision(u32::try_from(p.bits()).unwrap_or(u32::MAX));
         let (Some(pb), Some(qb)) = (to_boxed_vartime(p, prec), to_boxed_vartime(q, prec)) else {
             return bad("p and q have unequal sizes");
@@ -112,14 +112,18 @@ impl SecretKey {
         let qb = factor_from_bytes(q, prec, "q")?;
         if opts.verify {
             let (pv, qv) = (to_biguint_vartime(&pb), to_biguint_vartime(&qb));
-            validate_factors(&pv, &qv)?;
+            validate_factors_vartime(&pv, &qv)?;
         }
         Self::from_factors(&pb, &qb, n)
     }
 
     /// The constant-time builder behind every load and key generation. `p` and `q` have
     /// the same precision.
-    pub(crate) fn from_factors(p: &BoxedUint, q: &BoxedUint, n: Option<&PublicKey>) -> Result<Self> {
+    pub(crate) fn from_factors(
+        p: &BoxedUint,
+        q: &BoxedUint,
+        n: Option<&PublicKey>,
+    ) -> Result<Self> {
         let prec = p.bits_precision();
         if q.bits_precision() != prec {
             return bad("p and q have unequal sizes");
@@ -156,7 +160,9 @@ impl SecretKey {
         let d1 = Zeroizing::new(p.wrapping_sub(q));
         let d2 = Zeroizing::new(q.wrapping_sub(p));
         let diff = Zeroizing::new(crypto_bigint::CtSelect::ct_select(&*d1, &*d2, p_lt_q));
-        let far = diff.wrapping_shr_vartime(half.saturating_sub(100)).is_nonzero();
+        let far = diff
+            .wrapping_shr_vartime(half.saturating_sub(100))
+            .is_nonzero();
         if !declassify(far) {
             return bad("|p - q| <= 2^(bits(p) - 100): n could be factored by Fermat's method");
         }
@@ -170,23 +176,28 @@ impl SecretKey {
         let p_mod_q = BoxedMontyForm::new(p.clone(), &qp.params_p);
         let (q_inv_p, ok_a) = ct_take(q_mod_p.invert());
         let qq = Zeroizing::new(q.concatenating_mul(q));
-        let (qq_inv_pp, ok_b) = ct_take(BoxedMontyForm::new((*qq).clone(), &pp.params_pp).invert());
+        let mut qq_form = BoxedMontyForm::new((*qq).clone(), &pp.params_pp);
+        let (qq_inv_pp, ok_b) = ct_take(qq_form.invert());
+        qq_form.zeroize();
         // phi = n - p - q + 1 < n.
         let prec_n = pk.inner.prec_n;
+        let (p_wide, q_wide) = (
+            Zeroizing::new(resize(p, prec_n)),
+            Zeroizing::new(resize(q, prec_n)),
+        );
         let phi = pk
             .inner
             .n
             .as_ref()
-            .wrapping_sub(&resize(p, prec_n))
-            .wrapping_sub(&resize(q, prec_n))
+            .wrapping_sub(&*p_wide)
+            .wrapping_sub(&*q_wide)
             .wrapping_add(BoxedUint::one_with_precision(prec_n));
-        let (mu, ok_c) = ct_take(BoxedMontyForm::new(phi.clone(), &pk.inner.params_n).invert());
-        let ok = ok_a.and(ok_b).and(ok_c);
-        if !declassify(ok) {
-            return bad("gcd(n, (p-1)(q-1)) != 1 or q is not invertible mod p");
-        }
+        let mut phi_form = BoxedMontyForm::new(phi.clone(), &pk.inner.params_n);
+        let (mu, ok_c) = ct_take(phi_form.invert());
+        phi_form.zeroize();
         let (n_inv_2k, _) = pk.inner.n.as_ref().invert_mod2k(prec_n);
-        Ok(SecretKey {
+        // Built before the last check so that a refused key is wiped on drop.
+        let sk = SecretKey {
             pk,
             p: pp,
             q: qp,
@@ -197,12 +208,18 @@ impl SecretKey {
             phi,
             mu,
             n_inv_2k,
-        })
+        };
+        let ok = ok_a.and(ok_b).and(ok_c);
+        if !declassify(ok) {
+            return bad("gcd(n, (p-1)(q-1)) != 1 or q is not invertible mod p");
+        }
+        Ok(sk)
     }
 }
 
-/// The variable-time checks of [`SecretKey::from_primes`] (and of a verified load).
-pub(crate) fn validate_factors(p: &BigUint, q: &BigUint) -> Result<()> {
+/// The checks of [`SecretKey::from_primes`] (and of a verified load). Variable time in p
+/// and q: num-bigint arithmetic and the primality tests.
+pub(crate) fn validate_factors_vartime(p: &BigUint, q: &BigUint) -> Result<()> {
     if p == q {
         return bad("p = q");
     }

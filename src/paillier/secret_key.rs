@@ -11,8 +11,8 @@ use super::{Ciphertext, Nonce, Plaintext, PublicKey};
 use crate::bigint::{ct_take, resize, to_biguint_vartime};
 use crate::error::Result;
 
-/// Precomputed constants for one prime factor (p or q).
-#[derive(Zeroize)]
+/// Precomputed constants for one prime factor (p or q), wiped on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct PrimePart {
     pub(crate) bits: u32,
     pub(crate) prec: u32,
@@ -62,8 +62,11 @@ impl PrimePart {
         let (p_inv_2k, _) = p.invert_mod2k(prec);
         // g^(p-1) mod p^2 with g = n + 1 is 1 + (p-1) n mod p^2, so L_p of it is
         // ((p-1) n / p) mod p = (p-1) q mod p = -q mod p; h_p is its inverse.
-        let lp = BoxedMontyForm::new(q.clone(), &params_p).neg();
+        let mut qf = BoxedMontyForm::new(q.clone(), &params_p);
+        let mut lp = qf.neg();
+        qf.zeroize();
         let (hp, inverted) = ct_take(lp.invert());
+        lp.zeroize();
         ok = ok.and(inverted);
         let part = PrimePart {
             bits,
@@ -237,9 +240,12 @@ impl SecretKey {
         let t = Zeroizing::new(tf.retrieve());
         tf.zeroize();
         let prec_n = self.pk.inner.prec_n;
-        let qt = Zeroizing::new(resize(&Zeroizing::new(self.q.p.concatenating_mul(&*t)), prec_n));
+        let qt = Zeroizing::new(resize(
+            &Zeroizing::new(self.q.p.concatenating_mul(&*t)),
+            prec_n,
+        ));
         Plaintext {
-            value: qt.wrapping_add(&resize(&m_q, prec_n)),
+            value: qt.wrapping_add(&*Zeroizing::new(resize(&m_q, prec_n))),
             key: self.pk.inner.id,
         }
     }
@@ -317,7 +323,8 @@ impl SecretKey {
         tf.zeroize();
         let prec_n2 = self.pk.inner.prec_n2;
         let qqt = Zeroizing::new(self.q.pp.concatenating_mul(&*t));
-        let c = resize(&qqt, prec_n2).wrapping_add(&resize(&c_q, prec_n2));
+        let cq_wide = Zeroizing::new(resize(&c_q, prec_n2));
+        let c = Zeroizing::new(resize(&qqt, prec_n2)).wrapping_add(&*cq_wide);
         Ciphertext {
             value: BoxedMontyForm::new(c, &self.pk.inner.params_n2),
             key: self.pk.inner.id,
