@@ -32,10 +32,10 @@ mod secret_key;
 pub use ciphertext::Ciphertext;
 pub use djn::{DjnEncryptor, DjnExponent};
 pub use encrypted_number::EncryptedNumber;
-pub use load::LoadOptions;
 pub use keygen::{
     DEFAULT_BITS, KeygenOptions, KeygenProgress, SUPPORTED_BITS, generate_keypair, mr_rounds,
 };
+pub use load::LoadOptions;
 pub use plaintext::{Nonce, Plaintext};
 pub use pool::RandomnessPool;
 pub use public_key::{KeyId, MAX_MODULUS_BITS, MIN_MODULUS_BITS, PublicKey};

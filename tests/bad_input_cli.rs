@@ -301,7 +301,11 @@ fn verify_key_reproves_primality_only_when_asked() {
     let good = write(&dir, "good.json", &good);
     for args in [vec!["pubkey", &good], vec!["pubkey", "--verify-key", &good]] {
         let out = shroud(&args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // A composite factor of the right shape: loads without the option (constant-time
     // checks only), refused with it.

@@ -56,7 +56,9 @@ fn ciphertexts_outside_z_star_n2_are_rejected() {
         assert!(matches!(r, Err(Error::InvalidCiphertext(_))), "{r:?}");
     }
     // and through binary
-    let good = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut shroud::rng::seeded(1)).unwrap();
+    let good = pk
+        .encrypt(&Plaintext::from_u64(pk, 1), &mut shroud::rng::seeded(1))
+        .unwrap();
     let mut bytes = binary::encode_ciphertexts(
         pk,
         &[EncryptedNumber {
@@ -439,7 +441,10 @@ fn plaintexts_and_nonces_under_another_key_are_a_key_mismatch() {
             );
         };
         km(pk.encrypt(&foreign(), &mut rng).map(|_| ()), "encrypt");
-        km(sk.encrypt(&foreign(), &mut rng).map(|_| ()), "owner encrypt");
+        km(
+            sk.encrypt(&foreign(), &mut rng).map(|_| ()),
+            "owner encrypt",
+        );
         km(
             sk.encrypt_with_nonce(&foreign(), &Nonce::random(pk, &mut rng))
                 .map(|_| ()),
@@ -450,8 +455,14 @@ fn plaintexts_and_nonces_under_another_key_are_a_key_mismatch() {
                 .map(|_| ()),
             "owner encrypt, foreign nonce",
         );
-        km(pk.add_plaintext(&c, &foreign()).map(|_| ()), "add_plaintext");
-        km(pk.mul_plaintext(&c, &foreign()).map(|_| ()), "mul_plaintext");
+        km(
+            pk.add_plaintext(&c, &foreign()).map(|_| ()),
+            "add_plaintext",
+        );
+        km(
+            pk.mul_plaintext(&c, &foreign()).map(|_| ()),
+            "mul_plaintext",
+        );
         km(
             pk.dot_plaintexts(std::slice::from_ref(&c), &[foreign()], None)
                 .map(|_| ()),
@@ -465,7 +476,11 @@ fn plaintexts_and_nonces_under_another_key_are_a_key_mismatch() {
         let mut pool = RandomnessPool::new(pk);
         pool.fill(1, &mut rng);
         km(pool.encrypt(&foreign()).map(|_| ()), "pooled encrypt");
-        assert_eq!(pool.len(), 1, "a refused encryption must not use up a value");
+        assert_eq!(
+            pool.len(),
+            1,
+            "a refused encryption must not use up a value"
+        );
         let djn = DjnEncryptor::new(pk, &mut rng);
         km(djn.encrypt(&foreign(), &mut rng).map(|_| ()), "DJN encrypt");
         km(foreign().to_i64_vartime(pk).map(|_| ()), "to_i64_vartime");
@@ -597,7 +612,10 @@ fn key_load_refuses_inconsistent_factors() {
     bin.extend_from_slice(&p_field);
     invalid_key(binary::decode_secret_key(&bin));
     // An even factor, a factor longer than half of n, non-base64 text.
-    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(&(&p + 1u32), &(&q + 2u32))));
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(
+        &(&p + 1u32),
+        &(&q + 2u32),
+    )));
     assert!(m.contains("odd") || m.contains("modulus is even"), "{m}");
     let mut jk = jwk::secret_key_to_jwk(sk, "k");
     jk["p"] = json!(b64(&(&p << 64u32)));

@@ -416,9 +416,7 @@ fn dealer_material_is_bound_to_its_session() {
     let (sa, sb) = (SessionId([0xa; 32]), SessionId([0xb; 32]));
     let dealer = Dealer::new(3).unwrap();
     // Honest: the material of one session multiplies correctly.
-    let a = dealer
-        .deal(&sa, &req, &mut shroud::rng::seeded(5))
-        .unwrap();
+    let a = dealer.deal(&sa, &req, &mut shroud::rng::seeded(5)).unwrap();
     assert_eq!(a.session, sa);
     let seeds_a: Vec<[u8; 32]> = a.seeds.iter().map(|s| s.0).collect();
     let mut ms = vec![Material::from_corrections(req.clone(), &sa, a.corrections).unwrap()];
@@ -432,9 +430,7 @@ fn dealer_material_is_bound_to_its_session() {
     assert_eq!(multiply_with(ms, x.clone(), y.clone()), want);
     // Replay: session A's seeds played into session B (party 0 holds B's corrections).
     // The streams differ, so the pieces no longer form triples.
-    let b = dealer
-        .deal(&sb, &req, &mut shroud::rng::seeded(6))
-        .unwrap();
+    let b = dealer.deal(&sb, &req, &mut shroud::rng::seeded(6)).unwrap();
     let mut ms = vec![Material::from_corrections(req.clone(), &sb, b.corrections).unwrap()];
     for s in &seeds_a {
         ms.push(Material::from_seed(req.clone(), &sb, &shroud::mpc::Seed(*s)).unwrap());
@@ -444,13 +440,12 @@ fn dealer_material_is_bound_to_its_session() {
     assert_eq!(wrong, 16, "replayed seeds must not yield valid triples");
     // A dealer whose randomness repeats (same RNG state) in two sessions still gives
     // unrelated seed streams: the session is part of the derivation.
-    let a2 = dealer
-        .deal(&sa, &req, &mut shroud::rng::seeded(7))
-        .unwrap();
-    let b2 = dealer
-        .deal(&sb, &req, &mut shroud::rng::seeded(7))
-        .unwrap();
-    assert_eq!(a2.seeds[0].0, b2.seeds[0].0, "same RNG state, same seed bytes");
+    let a2 = dealer.deal(&sa, &req, &mut shroud::rng::seeded(7)).unwrap();
+    let b2 = dealer.deal(&sb, &req, &mut shroud::rng::seeded(7)).unwrap();
+    assert_eq!(
+        a2.seeds[0].0, b2.seeds[0].0,
+        "same RNG state, same seed bytes"
+    );
     let words = req.words().unwrap();
     let ea = shroud::mpc::dealer::expand(&a2.seeds[0], &sa, words);
     let eb = shroud::mpc::dealer::expand(&b2.seeds[0], &sb, words);

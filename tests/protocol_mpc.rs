@@ -179,8 +179,9 @@ fn authenticated_material_index_and_owners_are_checked() {
         inputs: vec![(7, 2)],
         outputs: 0,
     };
-    let mat = AuthMaterial::from_corrections(crafted.clone(), &session, AuthCorrections(vec![0; 5]))
-        .unwrap();
+    let mat =
+        AuthMaterial::from_corrections(crafted.clone(), &session, AuthCorrections(vec![0; 5]))
+            .unwrap();
     let m0 = Mesh::memory(3).into_iter().next().unwrap();
     assert!(matches!(
         AuthParty::new(m0, mat),

@@ -7,7 +7,7 @@
 use num_bigint::{BigInt, BigUint, Sign};
 use num_traits::{ToPrimitive, Zero};
 
-use super::ratio_pow2_to_f64;
+use super::ratio_pow2_to_f64_vartime;
 use crate::error::{Error, Result};
 use crate::paillier::{KeyId, Plaintext, PublicKey};
 
@@ -51,8 +51,10 @@ impl core::fmt::Display for Decoded {
 /// A number encoded for one public key, compatible with python-paillier 1.5.
 ///
 /// # Security
-/// Encoding and decoding use num-bigint (variable time). Use it for interop and public
-/// scalars; secret model weights on a hot path are better served by [`super::FixedScale`].
+/// Encoding and decoding use num-bigint: every method of this type is variable time in
+/// the value and the exponent (which is why none carries its own `_vartime` suffix: the
+/// type is the variable-time interop API). Use it for interop and public scalars; secret
+/// model weights on a hot path are better served by [`super::FixedScale`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct EncodedNumber {
     key: KeyId,
@@ -290,7 +292,7 @@ impl EncodedNumber {
             ))
         } else {
             let k = 4 * u64::from(self.exponent.unsigned_abs());
-            ratio_pow2_to_f64(&mantissa, k)
+            ratio_pow2_to_f64_vartime(&mantissa, k)
                 .map(Decoded::Float)
                 .ok_or(Error::EncodingOverflow(
                     "decoded result too large for a float",

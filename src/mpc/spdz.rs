@@ -387,7 +387,11 @@ impl AuthMaterial {
             base += 2 * c;
         }
         let short = || MpcError::InvalidInput("input masks outside the material".into());
-        let x = self.words.get(base..base + count).ok_or_else(short)?.to_vec();
+        let x = self
+            .words
+            .get(base..base + count)
+            .ok_or_else(short)?
+            .to_vec();
         let m = self
             .words
             .get(base + count..base + 2 * count)

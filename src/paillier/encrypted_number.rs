@@ -12,6 +12,12 @@ use crate::error::{Error, Result};
 /// Adding aligns exponents (the larger one is lowered by multiplying by 16^diff);
 /// multiplying by an encoded scalar adds them. Results match python-paillier 1.5 ciphertext
 /// for ciphertext (its arithmetic adds no randomness either).
+///
+/// # Security
+/// The ciphertext and the exponent are public: the methods branch on exponents and raise
+/// to the public power 16^diff in variable time, without a `_vartime` suffix for that
+/// reason. A scalar multiplication by an [`EncodedNumber`] is constant time in the
+/// scalar's value once it is a plaintext (its encoding itself is variable time).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncryptedNumber {
     /// The ciphertext.

@@ -43,7 +43,8 @@ impl PublicKey {
         Ok(self.wrap(&a.value * &b.value))
     }
 
-    /// E(a - b) = a * b^-1 mod n^2.
+    /// E(a - b) = a * b^-1 mod n^2. Variable time in b (the inversion), which is public:
+    /// ciphertexts leak nothing about their plaintexts.
     ///
     /// # Errors
     /// [`Error::KeyMismatch`] when either operand is under another key.
@@ -53,7 +54,7 @@ impl PublicKey {
         Ok(self.wrap(&a.value * &self.inverse(b)?))
     }
 
-    /// E(-a) = a^-1 mod n^2.
+    /// E(-a) = a^-1 mod n^2. Variable time in a, which is public (as [`PublicKey::sub`]).
     ///
     /// # Errors
     /// [`Error::KeyMismatch`] when a is under another key.

@@ -127,7 +127,7 @@ impl Plaintext {
     /// [`Error::KeyMismatch`] when the plaintext belongs to another key.
     pub fn to_bigint_vartime(&self, pk: &PublicKey) -> Result<BigInt> {
         pk.check_plaintext(self)?;
-        signed_from_residue(pk, &self.to_biguint_vartime())
+        signed_from_residue_vartime(pk, &self.to_biguint_vartime())
     }
 
     /// The signed value as an i64.
@@ -141,8 +141,8 @@ impl Plaintext {
     }
 }
 
-/// python-paillier's signed decoding of a residue.
-pub(crate) fn signed_from_residue(pk: &PublicKey, m: &BigUint) -> Result<BigInt> {
+/// python-paillier's signed decoding of a residue. Variable time in m (num-bigint).
+pub(crate) fn signed_from_residue_vartime(pk: &PublicKey, m: &BigUint) -> Result<BigInt> {
     if m >= pk.n() {
         return Err(Error::PlaintextOutOfRange("residue must be below n"));
     }
@@ -200,8 +200,9 @@ impl Nonce {
             rng.fill_bytes(&mut bytes);
             // The width is a whole number of limbs, so the conversion cannot fail.
             let mut wide = BoxedUint::from_be_slice(&bytes, wide_bits).expect("exact width");
-            let nz = crypto_bigint::NonZero::new(crate::bigint::resize(inner.n.as_ref(), wide_bits))
-                .expect("n is non-zero");
+            let nz =
+                crypto_bigint::NonZero::new(crate::bigint::resize(inner.n.as_ref(), wide_bits))
+                    .expect("n is non-zero");
             let mut r = crate::bigint::resize(&wide.rem(&nz), inner.prec_n);
             wide.zeroize();
             // r is a unit iff it is invertible mod n: crypto-bigint's safegcd inverter

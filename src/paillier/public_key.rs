@@ -94,6 +94,10 @@ impl PublicKey {
     /// # Errors
     /// [`Error::InvalidKey`] when n is even, smaller than [`MIN_MODULUS_BITS`], larger than
     /// [`MAX_MODULUS_BITS`], has a factor below 1000 or is a perfect square.
+    ///
+    /// # Security
+    /// Variable time in n, which is public (no `_vartime` suffix: a public key has no
+    /// secret to leak).
     pub fn from_modulus(n: &BigUint) -> Result<Self> {
         let bits = u32::try_from(n.bits()).unwrap_or(u32::MAX);
         if bits < MIN_MODULUS_BITS {
@@ -242,6 +246,7 @@ impl PublicKey {
     }
 
     /// Validates a big-endian ciphertext (any width up to the key's ciphertext width).
+    /// Variable time in the (public) ciphertext, as [`PublicKey::ciphertext_from_biguint`].
     ///
     /// # Errors
     /// [`Error::InvalidCiphertext`] or [`Error::Malformed`] for a wrong length.

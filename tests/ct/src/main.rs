@@ -66,7 +66,10 @@ fn undefined_bytes(addr: usize, len: usize) -> Option<usize> {
     // SAFETY: VALGRIND_GET_VBITS reads memcheck's shadow state of a live region.
     let r = unsafe { shroud_ct_undefined_bytes(addr as *const u8, len) };
     if r < 0 {
-        assert!(!on_valgrind(), "VALGRIND_GET_VBITS failed on a declared region");
+        assert!(
+            !on_valgrind(),
+            "VALGRIND_GET_VBITS failed on a declared region"
+        );
         return None;
     }
     Some(r as usize)
@@ -77,7 +80,10 @@ fn assert_fully_marked(what: &str, regions: &[(usize, usize)]) {
     assert!(!regions.is_empty(), "{what}: no secret region declared");
     for (i, &(addr, len)) in regions.iter().enumerate() {
         if let Some(u) = undefined_bytes(addr, len) {
-            assert_eq!(u, len, "{what}: region {i} is not fully marked ({u} of {len} bytes)");
+            assert_eq!(
+                u, len,
+                "{what}: region {i} is not fully marked ({u} of {len} bytes)"
+            );
         }
     }
 }
@@ -86,7 +92,10 @@ fn assert_fully_marked(what: &str, regions: &[(usize, usize)]) {
 fn assert_derived_from_secret(what: &str, regions: &[(usize, usize)]) {
     for (i, &(addr, len)) in regions.iter().enumerate() {
         if let Some(u) = undefined_bytes(addr, len) {
-            assert!(u > 0, "{what}: region {i} ({len} bytes) holds no secret-derived byte");
+            assert!(
+                u > 0,
+                "{what}: region {i} ({len} bytes) holds no secret-derived byte"
+            );
         }
     }
 }
@@ -94,7 +103,10 @@ fn assert_derived_from_secret(what: &str, regions: &[(usize, usize)]) {
 /// Positive check on a step's output: the secret reached it.
 fn assert_tainted(what: &str, bytes: &[u8]) {
     if let Some(u) = undefined_bytes(bytes.as_ptr() as usize, bytes.len()) {
-        assert!(u > 0, "{what}: the output does not depend on the marked secrets");
+        assert!(
+            u > 0,
+            "{what}: the output does not depend on the marked secrets"
+        );
     }
 }
 
@@ -172,28 +184,34 @@ fn jwk_parts(text: &str) -> (String, String, PublicKey) {
 fn load_marked(text: &str) -> SecretKey {
     let (p, q, pk) = jwk_parts(text);
     let bits = pk.bits();
-    step(&format!("{bits}-bit key load from JWK, p and q secret"), || {
-        mark_secret(p.as_bytes());
-        mark_secret(q.as_bytes());
-        let sk = jwk::secret_key_from_parts(&p, &q, &pk, LoadOptions::default()).unwrap();
-        assert_derived_from_secret("JWK key load", &sk.secret_regions());
-        sk.public_key() == &pk
-    });
+    step(
+        &format!("{bits}-bit key load from JWK, p and q secret"),
+        || {
+            mark_secret(p.as_bytes());
+            mark_secret(q.as_bytes());
+            let sk = jwk::secret_key_from_parts(&p, &q, &pk, LoadOptions::default()).unwrap();
+            assert_derived_from_secret("JWK key load", &sk.secret_regions());
+            sk.public_key() == &pk
+        },
+    );
     let sk = {
         let public_copy = jwk::secret_key_from_jwk(text).unwrap().0;
         binary::encode_secret_key(&public_copy).to_vec()
     };
     let mut bytes = sk;
-    step(&format!("{bits}-bit key load from binary, p and q secret"), || {
-        // header (6 bytes) | u16 len | p | u16 len | q: mark the integers.
-        let len_p = usize::from(u16::from_be_bytes([bytes[6], bytes[7]]));
-        let q_at = 8 + len_p + 2;
-        mark_secret(&bytes[8..8 + len_p]);
-        mark_secret(&bytes[q_at..]);
-        let loaded = binary::decode_secret_key(&bytes).unwrap();
-        assert_derived_from_secret("binary key load", &loaded.secret_regions());
-        loaded.public_key() == &pk
-    });
+    step(
+        &format!("{bits}-bit key load from binary, p and q secret"),
+        || {
+            // header (6 bytes) | u16 len | p | u16 len | q: mark the integers.
+            let len_p = usize::from(u16::from_be_bytes([bytes[6], bytes[7]]));
+            let q_at = 8 + len_p + 2;
+            mark_secret(&bytes[8..8 + len_p]);
+            mark_secret(&bytes[q_at..]);
+            let loaded = binary::decode_secret_key(&bytes).unwrap();
+            assert_derived_from_secret("binary key load", &loaded.secret_regions());
+            loaded.public_key() == &pk
+        },
+    );
     bytes.fill(0);
     let (sk, _) = jwk::secret_key_from_jwk(text).unwrap();
     sk
@@ -224,47 +242,65 @@ fn check_key(text: &str) {
         let out = sk.decrypt_textbook(&c).unwrap();
         BigUint::from_bytes_be(&declassify("decrypt_textbook", out.to_bytes_be())) == expected_m
     });
-    step(&format!("{bits}: key-owner encryption (CRT), secret m and r"), || {
-        let m2 = Plaintext::from_u64(&pk, 42);
-        let r = Nonce::from_biguint(&pk, &BigUint::from(0xdead_beef_u64)).unwrap();
-        secret_regions(&m2.secret_regions());
-        secret_regions(&r.secret_regions());
-        assert_fully_marked("plaintext", &m2.secret_regions());
-        assert_fully_marked("nonce", &r.secret_regions());
-        let out = sk.encrypt_with_nonce(&m2, &r).unwrap();
-        let bytes = declassify("owner encryption", out.to_bytes_be());
-        let c2 = pk.ciphertext_from_bytes_be(&bytes).unwrap();
-        let back = sk.decrypt(&c2).unwrap();
-        BigUint::from_bytes_be(&declassify("decrypt", back.to_bytes_be())) == BigUint::from(42u32)
-    });
-    step(&format!("{bits}: key-owner encryption, nonce drawn inside (secret randomness)"), || {
-        let m2 = Plaintext::from_u64(&pk, 43);
-        secret_regions(&m2.secret_regions());
-        let out = sk.encrypt(&m2, &mut secret_rng(5)).unwrap();
-        let c2 = pk
-            .ciphertext_from_bytes_be(&declassify("owner encrypt", out.to_bytes_be()))
-            .unwrap();
-        BigUint::from_bytes_be(&declassify("decrypt", sk.decrypt(&c2).unwrap().to_bytes_be()))
-            == BigUint::from(43u32)
-    });
-    step(&format!("{bits}: standard encryption, secret m and r (r^n mod n^2)"), || {
-        let m2 = Plaintext::from_i64(&pk, -7);
-        let r = Nonce::from_biguint(&pk, &BigUint::from(0x1357_9bdf_u64)).unwrap();
-        secret_regions(&m2.secret_regions());
-        secret_regions(&r.secret_regions());
-        let out = pk.encrypt_with_nonce(&m2, &r);
-        !declassify("encrypt_with_nonce", out.to_bytes_be()).is_empty()
-    });
-    step(&format!("{bits}: standard encryption, nonce drawn inside (secret randomness)"), || {
-        let m2 = Plaintext::from_i64(&pk, -8);
-        secret_regions(&m2.secret_regions());
-        let out = pk.encrypt(&m2, &mut secret_rng(6)).unwrap();
-        !declassify("encrypt", out.to_bytes_be()).is_empty()
-    });
-    step(&format!("{bits}: rerandomize, nonce drawn inside (secret randomness)"), || {
-        let out = pk.rerandomize(&c, &mut secret_rng(7)).unwrap();
-        !declassify("rerandomize", out.to_bytes_be()).is_empty()
-    });
+    step(
+        &format!("{bits}: key-owner encryption (CRT), secret m and r"),
+        || {
+            let m2 = Plaintext::from_u64(&pk, 42);
+            let r = Nonce::from_biguint(&pk, &BigUint::from(0xdead_beef_u64)).unwrap();
+            secret_regions(&m2.secret_regions());
+            secret_regions(&r.secret_regions());
+            assert_fully_marked("plaintext", &m2.secret_regions());
+            assert_fully_marked("nonce", &r.secret_regions());
+            let out = sk.encrypt_with_nonce(&m2, &r).unwrap();
+            let bytes = declassify("owner encryption", out.to_bytes_be());
+            let c2 = pk.ciphertext_from_bytes_be(&bytes).unwrap();
+            let back = sk.decrypt(&c2).unwrap();
+            BigUint::from_bytes_be(&declassify("decrypt", back.to_bytes_be()))
+                == BigUint::from(42u32)
+        },
+    );
+    step(
+        &format!("{bits}: key-owner encryption, nonce drawn inside (secret randomness)"),
+        || {
+            let m2 = Plaintext::from_u64(&pk, 43);
+            secret_regions(&m2.secret_regions());
+            let out = sk.encrypt(&m2, &mut secret_rng(5)).unwrap();
+            let c2 = pk
+                .ciphertext_from_bytes_be(&declassify("owner encrypt", out.to_bytes_be()))
+                .unwrap();
+            BigUint::from_bytes_be(&declassify(
+                "decrypt",
+                sk.decrypt(&c2).unwrap().to_bytes_be(),
+            )) == BigUint::from(43u32)
+        },
+    );
+    step(
+        &format!("{bits}: standard encryption, secret m and r (r^n mod n^2)"),
+        || {
+            let m2 = Plaintext::from_i64(&pk, -7);
+            let r = Nonce::from_biguint(&pk, &BigUint::from(0x1357_9bdf_u64)).unwrap();
+            secret_regions(&m2.secret_regions());
+            secret_regions(&r.secret_regions());
+            let out = pk.encrypt_with_nonce(&m2, &r);
+            !declassify("encrypt_with_nonce", out.to_bytes_be()).is_empty()
+        },
+    );
+    step(
+        &format!("{bits}: standard encryption, nonce drawn inside (secret randomness)"),
+        || {
+            let m2 = Plaintext::from_i64(&pk, -8);
+            secret_regions(&m2.secret_regions());
+            let out = pk.encrypt(&m2, &mut secret_rng(6)).unwrap();
+            !declassify("encrypt", out.to_bytes_be()).is_empty()
+        },
+    );
+    step(
+        &format!("{bits}: rerandomize, nonce drawn inside (secret randomness)"),
+        || {
+            let out = pk.rerandomize(&c, &mut secret_rng(7)).unwrap();
+            !declassify("rerandomize", out.to_bytes_be()).is_empty()
+        },
+    );
     step(&format!("{bits}: signed i64 encoding of a secret"), || {
         let k = black_box(-123_456_789i64);
         secret(&k);
@@ -279,56 +315,73 @@ fn check_key(text: &str) {
         let out = pk.mul_i64(&c, reload(&k)).unwrap();
         !declassify("mul_i64", out.to_bytes_be()).is_empty()
     });
-    step(&format!("{bits}: multiply by a secret scalar in Z_n"), || {
-        let k = Plaintext::from_i64(&pk, -99);
-        secret_regions(&k.secret_regions());
-        let out = pk.mul_plaintext(&c, &k).unwrap();
-        !declassify("mul_plaintext", out.to_bytes_be()).is_empty()
-    });
-    step(&format!("{bits}: dot product with secret i64 weights"), || {
-        let ws = black_box([3i64, -5, 7, i64::MIN, i64::MAX, 0]);
-        secret(&ws);
-        let ws = reload(&ws);
-        let cs = vec![c.clone(); ws.len()];
-        let out = pk.dot_i64(&cs, &ws).unwrap();
-        !declassify("dot_i64", out.to_bytes_be()).is_empty()
-    });
-    step(&format!("{bits}: dot product with secret plaintext weights"), || {
-        let ws: Vec<Plaintext> = [5i64, -6, 0, 1 << 40, -(1 << 50)]
-            .iter()
-            .map(|w| Plaintext::from_i64(&pk, *w))
-            .collect();
-        for w in &ws {
-            secret_regions(&w.secret_regions());
-        }
-        let cs = vec![c.clone(); ws.len()];
-        let bounded = pk.dot_plaintexts(&cs, &ws, Some(64)).unwrap();
-        let full = pk.dot_plaintexts(&cs, &ws, None).unwrap();
-        declassify("dot_plaintexts (bounded)", bounded.to_bytes_be())
-            == declassify("dot_plaintexts", full.to_bytes_be())
-    });
-    step(&format!("{bits}: pooled encryption, pool filled from secret randomness"), || {
-        let mut pool = RandomnessPool::new(&pk);
-        pool.fill(1, &mut secret_rng(8));
-        assert_derived_from_secret("pool", &pool.secret_regions());
-        let m2 = Plaintext::from_u64(&pk, 5);
-        secret_regions(&m2.secret_regions());
-        let out = pool.encrypt(&m2).unwrap();
-        !declassify("pool encrypt", out.to_bytes_be()).is_empty()
-    });
-    step(&format!("{bits}: DJN setup and encryption, secret x, exponent and m"), || {
-        let djn = DjnEncryptor::new(&pk, &mut secret_rng(9));
-        let a = djn.random_exponent(&mut secret_rng(10));
-        assert_fully_marked("DJN exponent", &a.secret_regions());
-        let m2 = Plaintext::from_u64(&pk, 11);
-        secret_regions(&m2.secret_regions());
-        let out = djn.encrypt_with_exponent(&m2, &a).unwrap();
-        let c2 = pk
-            .ciphertext_from_bytes_be(&declassify("DJN encrypt", out.to_bytes_be()))
-            .unwrap();
-        BigUint::from_bytes_be(&declassify("decrypt", sk.decrypt(&c2).unwrap().to_bytes_be()))
-            == BigUint::from(11u32)
-    });
+    step(
+        &format!("{bits}: multiply by a secret scalar in Z_n"),
+        || {
+            let k = Plaintext::from_i64(&pk, -99);
+            secret_regions(&k.secret_regions());
+            let out = pk.mul_plaintext(&c, &k).unwrap();
+            !declassify("mul_plaintext", out.to_bytes_be()).is_empty()
+        },
+    );
+    step(
+        &format!("{bits}: dot product with secret i64 weights"),
+        || {
+            let ws = black_box([3i64, -5, 7, i64::MIN, i64::MAX, 0]);
+            secret(&ws);
+            let ws = reload(&ws);
+            let cs = vec![c.clone(); ws.len()];
+            let out = pk.dot_i64(&cs, &ws).unwrap();
+            !declassify("dot_i64", out.to_bytes_be()).is_empty()
+        },
+    );
+    step(
+        &format!("{bits}: dot product with secret plaintext weights"),
+        || {
+            let ws: Vec<Plaintext> = [5i64, -6, 0, 1 << 40, -(1 << 50)]
+                .iter()
+                .map(|w| Plaintext::from_i64(&pk, *w))
+                .collect();
+            for w in &ws {
+                secret_regions(&w.secret_regions());
+            }
+            let cs = vec![c.clone(); ws.len()];
+            let bounded = pk.dot_plaintexts(&cs, &ws, Some(64)).unwrap();
+            let full = pk.dot_plaintexts(&cs, &ws, None).unwrap();
+            declassify("dot_plaintexts (bounded)", bounded.to_bytes_be())
+                == declassify("dot_plaintexts", full.to_bytes_be())
+        },
+    );
+    step(
+        &format!("{bits}: pooled encryption, pool filled from secret randomness"),
+        || {
+            let mut pool = RandomnessPool::new(&pk);
+            pool.fill(1, &mut secret_rng(8));
+            assert_derived_from_secret("pool", &pool.secret_regions());
+            let m2 = Plaintext::from_u64(&pk, 5);
+            secret_regions(&m2.secret_regions());
+            let out = pool.encrypt(&m2).unwrap();
+            !declassify("pool encrypt", out.to_bytes_be()).is_empty()
+        },
+    );
+    step(
+        &format!("{bits}: DJN setup and encryption, secret x, exponent and m"),
+        || {
+            let djn = DjnEncryptor::new(&pk, &mut secret_rng(9));
+            let a = djn.random_exponent(&mut secret_rng(10));
+            assert_fully_marked("DJN exponent", &a.secret_regions());
+            let m2 = Plaintext::from_u64(&pk, 11);
+            secret_regions(&m2.secret_regions());
+            let out = djn.encrypt_with_exponent(&m2, &a).unwrap();
+            let c2 = pk
+                .ciphertext_from_bytes_be(&declassify("DJN encrypt", out.to_bytes_be()))
+                .unwrap();
+            BigUint::from_bytes_be(&declassify(
+                "decrypt",
+                sk.decrypt(&c2).unwrap().to_bytes_be(),
+            )) == BigUint::from(11u32)
+        },
+    );
 }
 
 fn check(extra_keys: &[String]) {
@@ -407,7 +460,9 @@ fn main() {
         Some("negative-modpow") => negative_modpow(),
         Some("negative-branch") => negative_branch(),
         _ => {
-            eprintln!("usage: shroud-ct check [KEY.json...]|keygen BITS|negative-modpow|negative-branch");
+            eprintln!(
+                "usage: shroud-ct check [KEY.json...]|keygen BITS|negative-modpow|negative-branch"
+            );
             std::process::exit(2);
         }
     }
