@@ -61,13 +61,15 @@ fn decrypt(runner: &mut CtRunner, rng: &mut BenchRng) {
     let sk = key();
     let pk = sk.public_key();
     let mut r = shroud::rng::seeded(1);
-    let fixed = pk.encrypt(&Plaintext::from_u64(pk, 0), &mut r);
+    let fixed = pk.encrypt(&Plaintext::from_u64(pk, 0), &mut r).unwrap();
     let inputs: Vec<(Class, Ciphertext)> = classes(rng)
         .into_iter()
         .map(|c| {
             let ct = match c {
                 Class::Left => fixed.clone(),
-                Class::Right => pk.encrypt(&Plaintext::from_u64(pk, random_u64(rng)), &mut r),
+                Class::Right => pk
+                    .encrypt(&Plaintext::from_u64(pk, random_u64(rng)), &mut r)
+                    .unwrap(),
             };
             (c, ct)
         })
@@ -103,7 +105,9 @@ fn encrypt_key_owner(runner: &mut CtRunner, rng: &mut BenchRng) {
 fn mul_secret_scalar(runner: &mut CtRunner, rng: &mut BenchRng) {
     let sk = key();
     let pk = sk.public_key();
-    let c = pk.encrypt(&Plaintext::from_u64(pk, 12345), &mut shroud::rng::seeded(3));
+    let c = pk
+        .encrypt(&Plaintext::from_u64(pk, 12345), &mut shroud::rng::seeded(3))
+        .unwrap();
     let inputs: Vec<(Class, Plaintext)> = classes(rng)
         .into_iter()
         .map(|class| {

@@ -22,8 +22,8 @@ fn paillier(c: &mut Criterion) {
         let pk = sk.public_key();
         let mut rng = shroud::rng::seeded(1);
         let m = Plaintext::from_u64(pk, rng.next_u64());
-        let c1 = pk.encrypt(&m, &mut rng);
-        let c2 = pk.encrypt(&m, &mut rng);
+        let c1 = pk.encrypt(&m, &mut rng).unwrap();
+        let c2 = pk.encrypt(&m, &mut rng).unwrap();
         g.bench_function(BenchmarkId::new("keygen", bits), |b| {
             b.iter(|| {
                 generate_keypair(
@@ -38,10 +38,10 @@ fn paillier(c: &mut Criterion) {
             })
         });
         g.bench_function(BenchmarkId::new("encrypt", bits), |b| {
-            b.iter(|| pk.encrypt(&m, &mut rng))
+            b.iter(|| pk.encrypt(&m, &mut rng).unwrap())
         });
         g.bench_function(BenchmarkId::new("encrypt_owner", bits), |b| {
-            b.iter(|| sk.encrypt(&m, &mut rng))
+            b.iter(|| sk.encrypt(&m, &mut rng).unwrap())
         });
         g.bench_function(BenchmarkId::new("encrypt_pooled_online", bits), |b| {
             b.iter_batched(
@@ -65,7 +65,7 @@ fn paillier(c: &mut Criterion) {
             b.iter(|| pk.mul_i64(&c1, k).unwrap())
         });
         let cts: Vec<_> = (0..16)
-            .map(|i| pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng))
+            .map(|i| pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng).unwrap())
             .collect();
         let ws: Vec<i64> = (0..16).map(|_| rng.next_u64() as i64).collect();
         g.bench_function(BenchmarkId::new("dot16", bits), |b| {

@@ -35,3 +35,13 @@ pub(crate) fn to_biguint_vartime(x: &BoxedUint) -> BigUint {
 pub(crate) fn resize(x: &BoxedUint, precision: u32) -> BoxedUint {
     crypto_bigint::Resize::resize_unchecked(x, precision)
 }
+
+/// Splits a `CtOption` into its value (crypto-bigint's placeholder when none) and its
+/// flag, without a branch and without leaving an unwiped copy behind. Constant time.
+pub(crate) fn ct_take<T>(opt: crypto_bigint::CtOption<T>) -> (T, crypto_bigint::Choice) {
+    let ok = opt.is_some();
+    let mut slot = None;
+    let _ = opt.map(|v| slot = Some(v));
+    // `CtOption::map` applies its function unconditionally, so the slot is filled.
+    (slot.expect("CtOption::map applies its function"), ok)
+}

@@ -7,18 +7,16 @@ mod fixed;
 mod phe;
 
 pub use fixed::FixedScale;
+pub(crate) use phe::exponent_factor;
 pub use phe::{BASE, Decoded, EncodedNumber, MAX_ABS_EXPONENT};
 
-pub(crate) fn phe_max_abs_exponent() -> u32 {
-    MAX_ABS_EXPONENT as u32
-}
-
 /// Correctly rounded (half to even) conversion of mant / 2^k to f64, as Python's true
-/// division of integers does.
+/// division of integers does. Variable time in mant (num-bigint): for values being
+/// revealed (decoded outputs).
 ///
 /// # Errors
 /// `None` when the result overflows f64.
-pub(crate) fn ratio_pow2_to_f64(mant: &num_bigint::BigInt, k: u64) -> Option<f64> {
+pub(crate) fn ratio_pow2_to_f64_vartime(mant: &num_bigint::BigInt, k: u64) -> Option<f64> {
     use num_bigint::{BigUint, Sign};
     use num_traits::{ToPrimitive, Zero};
     let neg = mant.sign() == Sign::Minus;
@@ -66,7 +64,7 @@ pub(crate) fn ratio_pow2_to_f64(mant: &num_bigint::BigInt, k: u64) -> Option<f64
 
 #[cfg(test)]
 mod tests {
-    use super::ratio_pow2_to_f64;
+    use super::ratio_pow2_to_f64_vartime;
     use num_bigint::BigInt;
 
     #[test]
@@ -80,21 +78,24 @@ mod tests {
         ] {
             let want = m as f64 / 2f64.powi(k as i32);
             assert_eq!(
-                ratio_pow2_to_f64(&BigInt::from(m), k),
+                ratio_pow2_to_f64_vartime(&BigInt::from(m), k),
                 Some(want),
                 "{m}/2^{k}"
             );
         }
         // ties to even: 2^53 + 1 halves to an exact tie at 2^53 precision
         let tie = BigInt::from((1u64 << 54) + 2);
-        assert_eq!(ratio_pow2_to_f64(&tie, 1), Some(((1u64 << 53) + 1) as f64));
+        assert_eq!(
+            ratio_pow2_to_f64_vartime(&tie, 1),
+            Some(((1u64 << 53) + 1) as f64)
+        );
         // subnormal
         assert_eq!(
-            ratio_pow2_to_f64(&BigInt::from(1), 1074),
+            ratio_pow2_to_f64_vartime(&BigInt::from(1), 1074),
             Some(f64::from_bits(1))
         );
-        assert_eq!(ratio_pow2_to_f64(&BigInt::from(1), 1076), Some(0.0));
-        assert_eq!(ratio_pow2_to_f64(&BigInt::from(1), 0).unwrap(), 1.0);
-        assert!(ratio_pow2_to_f64(&(BigInt::from(1) << 1024u32), 0).is_none());
+        assert_eq!(ratio_pow2_to_f64_vartime(&BigInt::from(1), 1076), Some(0.0));
+        assert_eq!(ratio_pow2_to_f64_vartime(&BigInt::from(1), 0).unwrap(), 1.0);
+        assert!(ratio_pow2_to_f64_vartime(&(BigInt::from(1) << 1024u32), 0).is_none());
     }
 }

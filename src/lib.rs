@@ -4,7 +4,7 @@
 //! models on data they may not see in the clear.
 //!
 //! This release provides the cryptographic base and the differential-privacy layer:
-//! - [`paillier`]: constant-time Paillier (real lambda = lcm(p-1, q-1), CRT decryption,
+//! - [`paillier`]: constant-time Paillier (constant-time key loading, CRT decryption,
 //!   key-owner CRT encryption, precomputed randomness, multi-exponentiation dot products);
 //! - [`encoding`]: python-paillier's `EncodedNumber` and a fixed-point codec;
 //! - [`format`](mod@format): python-paillier JSON (JWK keys, `{"v", "e"}` ciphertexts) and a compact
@@ -17,11 +17,14 @@
 //!   calibration and persistent privacy budgets.
 //!
 //! Secret types are neither `Clone` nor printable and zeroize on drop; every function that
-//! branches on data carries a `_vartime` suffix.
+//! branches on data carries a `_vartime` suffix, or its docs say why the data it branches
+//! on is public (public keys, ciphertexts, exponents, python-paillier encodings).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod bigint;
+#[doc(hidden)]
+pub mod ct;
 pub mod dp;
 pub mod encoding;
 pub mod error;

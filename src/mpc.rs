@@ -5,13 +5,14 @@
 //! # Example
 //! Three parties multiply two secret vectors with triples from the dealer:
 //! ```
-//! use shroud::mpc::{Dealer, FractionalBits, Material, Mesh, Party, Request, reconstruct};
+//! use shroud::mpc::{Dealer, FractionalBits, Material, Mesh, Party, Request, SessionId, reconstruct};
 //!
 //! let req = Request { triples: 2, ..Request::default() };
-//! let dealt = Dealer::new(3)?.deal(&req, &mut shroud::rng::os_rng())?;
-//! let mut material = vec![Material::from_corrections(req.clone(), dealt.corrections)?];
+//! let session = SessionId::random(&mut shroud::rng::os_rng());
+//! let dealt = Dealer::new(3)?.deal(&session, &req, &mut shroud::rng::os_rng())?;
+//! let mut material = vec![Material::from_corrections(req.clone(), &session, dealt.corrections)?];
 //! for seed in &dealt.seeds {
-//!     material.push(Material::from_seed(req.clone(), seed)?);
+//!     material.push(Material::from_seed(req.clone(), &session, seed)?);
 //! }
 //! let handles: Vec<_> = Mesh::memory(3)
 //!     .into_iter()
@@ -44,7 +45,7 @@ pub mod spdz;
 pub mod stats;
 pub mod triples;
 
-pub use dealer::{Corrections, Dealer, Dealt, Material, Request, Seed};
+pub use dealer::{Corrections, Dealer, Dealt, Material, Request, Seed, SessionId};
 pub use error::MpcError;
 pub use fixed::FractionalBits;
 pub use party::{Mesh, Party};

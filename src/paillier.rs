@@ -9,8 +9,8 @@
 //! let opts = KeygenOptions { bits: 2048, ..Default::default() };
 //! let sk = generate_keypair(opts, &mut rng, &|_| {}).unwrap();
 //! let pk = sk.public_key();
-//! let a = pk.encrypt(&Plaintext::from_i64(pk, 20), &mut rng);
-//! let b = pk.encrypt(&Plaintext::from_i64(pk, 22), &mut rng);
+//! let a = pk.encrypt(&Plaintext::from_i64(pk, 20), &mut rng).unwrap();
+//! let b = pk.encrypt(&Plaintext::from_i64(pk, 22), &mut rng).unwrap();
 //! let sum = pk.add(&a, &b).unwrap();
 //! let tripled = pk.mul_i64(&sum, 3).unwrap();
 //! assert_eq!(sk.decrypt(&tripled).unwrap().to_i64_vartime(pk).unwrap(), 126);
@@ -21,6 +21,7 @@ mod ciphertext;
 mod djn;
 mod encrypted_number;
 mod keygen;
+mod load;
 mod multiexp;
 mod ops;
 mod plaintext;
@@ -34,6 +35,7 @@ pub use encrypted_number::EncryptedNumber;
 pub use keygen::{
     DEFAULT_BITS, KeygenOptions, KeygenProgress, SUPPORTED_BITS, generate_keypair, mr_rounds,
 };
+pub use load::LoadOptions;
 pub use plaintext::{Nonce, Plaintext};
 pub use pool::RandomnessPool;
 pub use public_key::{KeyId, MAX_MODULUS_BITS, MIN_MODULUS_BITS, PublicKey};

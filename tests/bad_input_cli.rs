@@ -328,3 +328,44 @@ fn dp_accounting_commands() {
         fails_cleanly(&shroud(&args), &args.join(" "));
     }
 }
+
+#[test]
+fn verify_key_reproves_primality_only_when_asked() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let b64 = |x: &num_bigint::BigUint| URL_SAFE_NO_PAD.encode(x.to_bytes_be());
+    let dir = tmpdir("verify-key");
+    // A real key passes with and without --verify-key.
+    let sk = common::key(2048);
+    let good = shroud::format::jwk::secret_key_to_jwk(sk, "k").to_string();
+    let good = write(&dir, "good.json", &good);
+    for args in [vec!["pubkey", &good], vec!["pubkey", "--verify-key", &good]] {
+        let out = shroud(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A composite factor of the right shape: loads without the option (constant-time
+    // checks only), refused with it.
+    let p = sk.primes_vartime().0;
+    let fake = common::key(1024).public_key().n().clone();
+    let n = &p * &fake;
+    let text = format!(
+        r#"{{"kty": "DAJ", "key_ops": ["decrypt"], "p": "{}", "q": "{}", "pub": {{"kty": "DAJ", "alg": "PAI-GN1", "key_ops": ["encrypt"], "n": "{}"}}}}"#,
+        b64(&p),
+        b64(&fake),
+        b64(&n)
+    );
+    let bad = write(&dir, "composite.json", &text);
+    assert!(shroud(&["pubkey", &bad]).status.success());
+    let out = shroud(&["pubkey", "--verify-key", &bad]);
+    fails_cleanly(&out, "composite key with --verify-key");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not prime"));
+    let ct = write(&dir, "ct.json", r#"{"v": "5", "e": 0}"#);
+    fails_cleanly(
+        &shroud(&["decrypt", "--verify-key", &bad, &ct]),
+        "decrypt with --verify-key",
+    );
+}

@@ -56,7 +56,9 @@ fn ciphertexts_outside_z_star_n2_are_rejected() {
         assert!(matches!(r, Err(Error::InvalidCiphertext(_))), "{r:?}");
     }
     // and through binary
-    let good = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut shroud::rng::seeded(1));
+    let good = pk
+        .encrypt(&Plaintext::from_u64(pk, 1), &mut shroud::rng::seeded(1))
+        .unwrap();
     let mut bytes = binary::encode_ciphertexts(
         pk,
         &[EncryptedNumber {
@@ -79,8 +81,8 @@ fn ciphertexts_under_another_key_are_a_key_mismatch() {
     let other = common::other_key();
     let (pk, opk) = (sk.public_key(), other.public_key());
     let mut rng = shroud::rng::seeded(2);
-    let a = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut rng);
-    let b = opk.encrypt(&Plaintext::from_u64(opk, 2), &mut rng);
+    let a = pk.encrypt(&Plaintext::from_u64(pk, 1), &mut rng).unwrap();
+    let b = opk.encrypt(&Plaintext::from_u64(opk, 2), &mut rng).unwrap();
     assert_eq!(pk.add(&a, &b).unwrap_err(), Error::KeyMismatch);
     assert_eq!(pk.sub(&a, &b).unwrap_err(), Error::KeyMismatch);
     assert_eq!(pk.neg(&b).unwrap_err(), Error::KeyMismatch);
@@ -329,7 +331,7 @@ fn malformed_binary_is_rejected() {
     let mut rng = shroud::rng::seeded(3);
     let cts: Vec<EncryptedNumber> = (0..3)
         .map(|i| EncryptedNumber {
-            ciphertext: pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng),
+            ciphertext: pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng).unwrap(),
             exponent: -2,
         })
         .collect();
@@ -372,4 +374,267 @@ fn malformed_binary_is_rejected() {
     malformed(binary::decode_public_key(&long));
     malformed(binary::decode_public_key(b"garbage garbage garbage"));
     malformed(binary::decode_secret_key(&[]));
+}
+
+#[test]
+fn phe_json_exponent_of_i64_min_is_a_clean_error() {
+    // i64::MIN has no absolute value: it panicked in debug builds and read as exponent 0
+    // in release builds. Values beyond i32 must not wrap either.
+    let pk = common::key(2048).public_key();
+    let c = pk
+        .encrypt(&Plaintext::from_u64(pk, 5), &mut shroud::rng::seeded(4))
+        .unwrap()
+        .to_biguint()
+        .to_string();
+    for e in [
+        "-9223372036854775808",
+        "9223372036854775807",
+        "-2147483648",
+        "4294967296",
+        "4097",
+        "-4097",
+    ] {
+        let text = format!("{{\"v\": \"{c}\", \"e\": {e}}}");
+        malformed(phe_json::from_json_str(pk, &text));
+    }
+    for (e, want) in [("-4096", -4096), ("4096", 4096), ("0", 0)] {
+        let text = format!("{{\"v\": \"{c}\", \"e\": {e}}}");
+        assert_eq!(phe_json::from_json_str(pk, &text).unwrap().exponent, want);
+    }
+}
+
+#[test]
+fn nonce_must_be_a_unit_mod_n() {
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let (p, q) = sk.primes_vartime();
+    for r in [p.clone(), q.clone(), &p * 3u32, &q * 5u32] {
+        assert!(
+            matches!(
+                Nonce::from_biguint(pk, &r),
+                Err(Error::PlaintextOutOfRange(m)) if m.contains("unit")
+            ),
+            "a nonce sharing a factor with n was accepted"
+        );
+    }
+    assert!(Nonce::from_biguint(pk, &(&p + 2u32)).is_ok());
+}
+
+#[test]
+fn plaintexts_and_nonces_under_another_key_are_a_key_mismatch() {
+    use shroud::encoding::FixedScale;
+    use shroud::paillier::{DjnEncryptor, RandomnessPool};
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let mut rng = shroud::rng::seeded(8);
+    let c = pk.encrypt(&Plaintext::from_u64(pk, 3), &mut rng).unwrap();
+    // Another key of the same size, and one of another size (whose plaintexts have
+    // another precision: this was a debug assertion in crypto-bigint, and silently wrong
+    // in release builds).
+    for other in [common::other_key(), common::key(1024), common::key(3072)] {
+        let opk = other.public_key();
+        let foreign = || Plaintext::from_u64(opk, 7);
+        let km = |r: Result<_, Error>, what: &str| {
+            assert!(
+                matches!(r, Err(Error::KeyMismatch)),
+                "{what}: a foreign plaintext was not a KeyMismatch"
+            );
+        };
+        km(pk.encrypt(&foreign(), &mut rng).map(|_| ()), "encrypt");
+        km(
+            sk.encrypt(&foreign(), &mut rng).map(|_| ()),
+            "owner encrypt",
+        );
+        km(
+            sk.encrypt_with_nonce(&foreign(), &Nonce::random(pk, &mut rng))
+                .map(|_| ()),
+            "owner encrypt, foreign m",
+        );
+        km(
+            sk.encrypt_with_nonce(&Plaintext::from_u64(pk, 1), &Nonce::random(opk, &mut rng))
+                .map(|_| ()),
+            "owner encrypt, foreign nonce",
+        );
+        km(
+            pk.add_plaintext(&c, &foreign()).map(|_| ()),
+            "add_plaintext",
+        );
+        km(
+            pk.mul_plaintext(&c, &foreign()).map(|_| ()),
+            "mul_plaintext",
+        );
+        km(
+            pk.dot_plaintexts(std::slice::from_ref(&c), &[foreign()], None)
+                .map(|_| ()),
+            "dot_plaintexts",
+        );
+        km(
+            pk.encrypt_batch(&[Plaintext::from_u64(pk, 1), foreign()], &mut rng)
+                .map(|_| ()),
+            "encrypt_batch",
+        );
+        km(
+            sk.encrypt_batch(&[Plaintext::from_u64(pk, 1), foreign()], &mut rng)
+                .map(|_| ()),
+            "owner encrypt_batch",
+        );
+        km(
+            pk.encrypt_with_nonce(&foreign(), &Nonce::random(pk, &mut rng))
+                .map(|_| ()),
+            "encrypt_with_nonce, foreign m",
+        );
+        km(
+            pk.encrypt_with_nonce(&Plaintext::from_u64(pk, 1), &Nonce::random(opk, &mut rng))
+                .map(|_| ()),
+            "encrypt_with_nonce, foreign nonce",
+        );
+        let mut pool = RandomnessPool::new(pk);
+        pool.fill(1, &mut rng);
+        km(pool.encrypt(&foreign()).map(|_| ()), "pooled encrypt");
+        assert_eq!(
+            pool.len(),
+            1,
+            "a refused encryption must not use up a value"
+        );
+        let djn = DjnEncryptor::new(pk, &mut rng);
+        km(djn.encrypt(&foreign(), &mut rng).map(|_| ()), "DJN encrypt");
+        km(foreign().to_i64_vartime(pk).map(|_| ()), "to_i64_vartime");
+        km(
+            FixedScale::new(8)
+                .unwrap()
+                .decode_plaintext(pk, &foreign(), 1)
+                .map(|_| ()),
+            "fixed-point decode",
+        );
+        assert!(pk.check_plaintext(&foreign()).is_err());
+    }
+}
+
+#[test]
+fn decrease_exponent_refuses_a_factor_above_max_int() {
+    // python-paillier encodes 16^diff as a plaintext and refuses it above max_int;
+    // reducing it mod n gave a silently wrong result.
+    let sk = common::key(2048);
+    let pk = sk.public_key();
+    let mut rng = shroud::rng::seeded(9);
+    let x = EncodedNumber::encode_int(pk, &BigInt::from(1), None).unwrap();
+    let c = pk.encrypt_encoded(&x, &mut rng).unwrap();
+    // max_int has 2047 bits: 16^511 = 2^2044 fits, 16^512 = 2^2048 does not.
+    let ok = c.decrease_exponent_to(pk, -511).unwrap();
+    let dec = sk.decrypt_encoded(&ok).unwrap();
+    assert_eq!(dec.mantissa().unwrap(), BigInt::from(1) << 2044u32);
+    for new_exp in [-512, -600, -4096] {
+        assert!(
+            matches!(
+                c.decrease_exponent_to(pk, new_exp),
+                Err(Error::InvalidExponent(_))
+            ),
+            "16^{} accepted",
+            -new_exp
+        );
+        assert!(matches!(
+            x.decrease_exponent_to(new_exp),
+            Err(Error::InvalidExponent(_))
+        ));
+    }
+    assert!(x.decrease_exponent_to(-511).is_ok());
+    // The same through addition, which aligns exponents.
+    let cf = EncryptedNumber {
+        ciphertext: c.ciphertext.clone(),
+        exponent: -600,
+    };
+    assert!(matches!(c.add(pk, &cf), Err(Error::InvalidExponent(_))));
+}
+
+/// A private JWK for arbitrary (p, q), with n = p q as its public key.
+fn jwk_for(p: &BigUint, q: &BigUint) -> String {
+    let n = p * q;
+    json!({
+        "kty": "DAJ",
+        "key_ops": ["decrypt"],
+        "p": b64(p),
+        "q": b64(q),
+        "pub": {"kty": "DAJ", "alg": "PAI-GN1", "key_ops": ["encrypt"], "n": b64(&n), "kid": "t"},
+        "kid": "t",
+    })
+    .to_string()
+}
+
+#[test]
+fn key_load_checks_structure_in_constant_time_and_primality_only_on_request() {
+    use num_integer::Integer;
+    use shroud::paillier::LoadOptions;
+    let sk = common::key(2048);
+    let (p, q) = sk.primes_vartime();
+    let verify = LoadOptions { verify: true };
+    // A real key loads both ways, to the same key, from JWK and binary.
+    let text = jwk::secret_key_to_jwk(sk, "k").to_string();
+    for opts in [LoadOptions::default(), verify] {
+        let (back, _) = jwk::secret_key_from_jwk_with(&text, opts).unwrap();
+        assert_eq!(back.primes_vartime(), (p.clone(), q.clone()));
+        let bin = binary::encode_secret_key(sk);
+        let back = binary::decode_secret_key_with(&bin, opts).unwrap();
+        assert_eq!(back.primes_vartime(), (p.clone(), q.clone()));
+    }
+    // A composite q that passes every structural check (odd, right size, no small factor,
+    // far from p, all CRT constants exist): the 1024-bit modulus of another key. The
+    // default load does no primality test; `verify` does.
+    let fake = common::key(1024).public_key().n().clone();
+    let phi = (&p - 1u32) * (&fake - 1u32);
+    assert_eq!((&p * &fake).gcd(&phi), BigUint::from(1u32));
+    let text = jwk_for(&p, &fake);
+    assert!(jwk::secret_key_from_jwk(&text).is_ok());
+    assert!(invalid_key(jwk::secret_key_from_jwk_with(&text, verify)).contains("not prime"));
+    let bin = binary::encode_secret_key(&jwk::secret_key_from_jwk(&text).unwrap().0);
+    assert!(binary::decode_secret_key(&bin).is_ok());
+    assert!(invalid_key(binary::decode_secret_key_with(&bin, verify)).contains("not prime"));
+}
+
+#[test]
+fn key_load_refuses_inconsistent_factors() {
+    let sk = common::key(2048);
+    let (p, q) = sk.primes_vartime();
+    // p q != n (q from another key).
+    let mut jk = jwk::secret_key_to_jwk(sk, "k");
+    jk["q"] = json!(b64(&common::other_key().primes_vartime().1));
+    assert!(invalid_key(jwk::secret_key_from_jwk(&jk.to_string())).contains("does not equal"));
+    // p and q swapped still describe the key.
+    let mut jk = jwk::secret_key_to_jwk(sk, "k");
+    jk["p"] = json!(b64(&q));
+    jk["q"] = json!(b64(&p));
+    assert!(jwk::secret_key_from_jwk(&jk.to_string()).is_ok());
+    // Unequal sizes with p q = n: a 512-bit and a 1536-bit factor of a 2048-bit n.
+    let (s1, s2) = common::key(1024).primes_vartime(); // 512 bits each
+    let big = &q * &s2;
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(&s1, &big)));
+    assert!(m.contains("half"), "{m}");
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(&big, &s1)));
+    assert!(m.contains("half"), "{m}");
+    // Close factors (Fermat).
+    let mut near = &p + 2u32;
+    while !num_prime_check(&near) {
+        near += 2u32;
+    }
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(&p, &near)));
+    assert!(m.contains("Fermat"), "{m}");
+    // p = q: the public key p^2 is refused as a perfect square, in both formats.
+    invalid_key(jwk::secret_key_from_jwk(&jwk_for(&p, &p)));
+    let mut bin = binary::encode_secret_key(sk).to_vec();
+    let half = (bin.len() - 6) / 2;
+    let p_field = bin[6..6 + half].to_vec();
+    bin.truncate(6);
+    bin.extend_from_slice(&p_field);
+    bin.extend_from_slice(&p_field);
+    invalid_key(binary::decode_secret_key(&bin));
+    // An even factor, a factor longer than half of n, non-base64 text.
+    let m = invalid_key(jwk::secret_key_from_jwk(&jwk_for(
+        &(&p + 1u32),
+        &(&q + 2u32),
+    )));
+    assert!(m.contains("odd") || m.contains("modulus is even"), "{m}");
+    let mut jk = jwk::secret_key_to_jwk(sk, "k");
+    jk["p"] = json!(b64(&(&p << 64u32)));
+    invalid_key(jwk::secret_key_from_jwk(&jk.to_string()));
+    jk["p"] = json!("not*base64");
+    malformed(jwk::secret_key_from_jwk(&jk.to_string()));
 }

@@ -3,7 +3,8 @@
 use proptest::prelude::*;
 use shroud::mpc::party::sigmoid_request;
 use shroud::mpc::{
-    Dealer, FractionalBits, Material, Mesh, MpcError, Party, Request, Shared, TripleSource,
+    Dealer, FractionalBits, Material, Mesh, MpcError, Party, Request, SessionId, Shared,
+    TripleSource,
 };
 
 /// Runs `f` as every party (one thread each) with dealer material for `req`.
@@ -17,13 +18,15 @@ fn run<T: Send + 'static>(
     + Clone
     + 'static,
 ) -> Vec<T> {
+    let session = SessionId([seed as u8; 32]);
     let dealt = Dealer::new(n)
         .unwrap()
-        .deal(&req, &mut shroud::rng::seeded(seed))
+        .deal(&session, &req, &mut shroud::rng::seeded(seed))
         .unwrap();
-    let mut material = vec![Material::from_corrections(req.clone(), dealt.corrections).unwrap()];
+    let mut material =
+        vec![Material::from_corrections(req.clone(), &session, dealt.corrections).unwrap()];
     for s in &dealt.seeds {
-        material.push(Material::from_seed(req.clone(), s).unwrap());
+        material.push(Material::from_seed(req.clone(), &session, s).unwrap());
     }
     let handles: Vec<_> = Mesh::memory(n)
         .into_iter()
@@ -260,19 +263,21 @@ fn dealer_compresses_with_seeds_and_hands_out_each_piece_once() {
         matrix: vec![(2, 3, 4)],
         trunc: vec![(4, 16)],
     };
+    let session = SessionId([1; 32]);
     let dealt = Dealer::new(3)
         .unwrap()
-        .deal(&req, &mut shroud::rng::seeded(1))
+        .deal(&session, &req, &mut shroud::rng::seeded(1))
         .unwrap();
     assert_eq!(dealt.seeds.len(), 2, "n - 1 parties get a 32-byte seed");
     assert_eq!(
         dealt.corrections.0.len(),
-        req.words(),
+        req.words().unwrap(),
         "one party gets correction words"
     );
-    let mut ms = vec![Material::from_corrections(req.clone(), dealt.corrections).unwrap()];
+    let mut ms =
+        vec![Material::from_corrections(req.clone(), &session, dealt.corrections).unwrap()];
     for s in &dealt.seeds {
-        ms.push(Material::from_seed(req.clone(), s).unwrap());
+        ms.push(Material::from_seed(req.clone(), &session, s).unwrap());
     }
     for m in &mut ms {
         assert_eq!(m.triples(5).unwrap().len(), 5);
@@ -297,15 +302,155 @@ fn material_mismatch_is_detected() {
         triples: 4,
         ..Request::default()
     };
+    let session = SessionId([1; 32]);
     let dealt = Dealer::new(2)
         .unwrap()
-        .deal(&req, &mut shroud::rng::seeded(1))
+        .deal(&session, &req, &mut shroud::rng::seeded(1))
         .unwrap();
     let other = Request {
         triples: 5,
         ..Request::default()
     };
-    assert!(Material::from_corrections(other, dealt.corrections).is_err());
+    assert!(Material::from_corrections(other, &session, dealt.corrections).is_err());
+}
+
+#[test]
+fn dealer_size_arithmetic_is_checked() {
+    // Shapes whose word count overflows usize: a clear error, never a wrapped size (a
+    // tiny allocation indexed as a huge one) or an overflow panic.
+    let session = SessionId([2; 32]);
+    let bad = [
+        Request {
+            matrix: vec![(usize::MAX, 2, 1)],
+            ..Request::default()
+        },
+        Request {
+            matrix: vec![(1 << 32, 1 << 32, 1)],
+            ..Request::default()
+        },
+        Request {
+            triples: usize::MAX / 2,
+            ..Request::default()
+        },
+        Request {
+            triples: 1,
+            trunc: vec![(usize::MAX / 3 + 1, 8)],
+            ..Request::default()
+        },
+        Request {
+            squares: usize::MAX / 2 + 1,
+            ..Request::default()
+        },
+    ];
+    for req in bad {
+        let invalid = |r: Result<(), MpcError>, what: &str| {
+            assert!(
+                matches!(&r, Err(MpcError::InvalidInput(m)) if m.contains("overflow")),
+                "{what} for {req:?}: {r:?}"
+            );
+        };
+        invalid(req.words().map(|_| ()), "words");
+        invalid(
+            Dealer::new(2)
+                .unwrap()
+                .deal(&session, &req, &mut shroud::rng::seeded(1))
+                .map(|_| ()),
+            "deal",
+        );
+        invalid(
+            Material::from_seed(req.clone(), &session, &shroud::mpc::Seed([0; 32])).map(|_| ()),
+            "from_seed",
+        );
+        invalid(
+            Material::from_corrections(req.clone(), &session, shroud::mpc::Corrections(vec![]))
+                .map(|_| ()),
+            "from_corrections",
+        );
+    }
+    // Large but representable: refused by the size limit, not by overflow.
+    let big = Request {
+        matrix: vec![(1 << 20, 1 << 20, 1)],
+        ..Request::default()
+    };
+    assert!(matches!(big.words(), Ok(w) if w > 1 << 31));
+    assert!(
+        Dealer::new(2)
+            .unwrap()
+            .deal(&session, &big, &mut shroud::rng::seeded(1))
+            .is_err()
+    );
+}
+
+/// Three parties multiply x by y with the given material; returns party 0's output.
+fn multiply_with(ms: Vec<Material>, x: Vec<u64>, y: Vec<u64>) -> Vec<u64> {
+    let len = x.len();
+    let handles: Vec<_> = Mesh::memory(3)
+        .into_iter()
+        .zip(ms)
+        .map(|(mesh, m)| {
+            let (x, y) = (x.clone(), y.clone());
+            std::thread::spawn(move || {
+                let mut p = Party::new(mesh, m, FractionalBits::default());
+                let me = p.index();
+                let rng = &mut shroud::rng::seeded(40 + me as u64);
+                let a = p.input(0, (me == 0).then_some(&x[..]), len, rng)?;
+                let b = p.input(1, (me == 1).then_some(&y[..]), len, rng)?;
+                let z = p.mul(&a, &b)?;
+                p.reveal(&z)
+            })
+        })
+        .collect();
+    let out: Vec<Vec<u64>> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    out[0].clone()
+}
+
+#[test]
+fn dealer_material_is_bound_to_its_session() {
+    let req = Request {
+        triples: 16,
+        ..Request::default()
+    };
+    let (sa, sb) = (SessionId([0xa; 32]), SessionId([0xb; 32]));
+    let dealer = Dealer::new(3).unwrap();
+    // Honest: the material of one session multiplies correctly.
+    let a = dealer.deal(&sa, &req, &mut shroud::rng::seeded(5)).unwrap();
+    assert_eq!(a.session, sa);
+    let seeds_a: Vec<[u8; 32]> = a.seeds.iter().map(|s| s.0).collect();
+    let mut ms = vec![Material::from_corrections(req.clone(), &sa, a.corrections).unwrap()];
+    for s in &a.seeds {
+        ms.push(Material::from_seed(req.clone(), &sa, s).unwrap());
+    }
+    assert!(ms.iter().all(|m| m.session() == Some(sa)));
+    let x: Vec<u64> = (1..=16).map(|i| i * 0x1234_5678_9abc).collect();
+    let y: Vec<u64> = (1..=16).map(|i| u64::MAX - i * 977).collect();
+    let want: Vec<u64> = x.iter().zip(&y).map(|(a, b)| a.wrapping_mul(*b)).collect();
+    assert_eq!(multiply_with(ms, x.clone(), y.clone()), want);
+    // Replay: session A's seeds played into session B (party 0 holds B's corrections).
+    // The streams differ, so the pieces no longer form triples.
+    let b = dealer.deal(&sb, &req, &mut shroud::rng::seeded(6)).unwrap();
+    let mut ms = vec![Material::from_corrections(req.clone(), &sb, b.corrections).unwrap()];
+    for s in &seeds_a {
+        ms.push(Material::from_seed(req.clone(), &sb, &shroud::mpc::Seed(*s)).unwrap());
+    }
+    let got = multiply_with(ms, x, y);
+    let wrong = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+    assert_eq!(wrong, 16, "replayed seeds must not yield valid triples");
+    // A dealer whose randomness repeats (same RNG state) in two sessions still gives
+    // unrelated seed streams: the session is part of the derivation.
+    let a2 = dealer.deal(&sa, &req, &mut shroud::rng::seeded(7)).unwrap();
+    let b2 = dealer.deal(&sb, &req, &mut shroud::rng::seeded(7)).unwrap();
+    assert_eq!(
+        a2.seeds[0].0, b2.seeds[0].0,
+        "same RNG state, same seed bytes"
+    );
+    let words = req.words().unwrap();
+    let ea = shroud::mpc::dealer::expand(&a2.seeds[0], &sa, words);
+    let eb = shroud::mpc::dealer::expand(&b2.seeds[0], &sb, words);
+    assert!(ea.iter().zip(&eb).all(|(x, y)| x != y));
+    assert_ne!(a2.corrections.0, b2.corrections.0);
 }
 
 mod common;

@@ -28,7 +28,7 @@ proptest! {
         let sk = common::key(SIZES[size]);
         let pk = sk.public_key();
         let mut rng = shroud::rng::seeded(seed);
-        let c = pk.encrypt(&Plaintext::from_u64(pk, m), &mut rng);
+        let c = pk.encrypt(&Plaintext::from_u64(pk, m), &mut rng).unwrap();
         let (p, q) = sk.primes_vartime();
         let oracle = common::textbook_decrypt(&p, &q, &c.to_biguint());
         prop_assert_eq!(sk.decrypt(&c).unwrap().to_biguint_vartime(), oracle.clone());
@@ -57,8 +57,8 @@ proptest! {
         let pk = sk.public_key();
         let mut rng = shroud::rng::seeded(seed);
         let (a, b) = (i64::from(a), i64::from(b));
-        let ca = pk.encrypt(&Plaintext::from_i64(pk, a), &mut rng);
-        let cb = sk.encrypt(&Plaintext::from_i64(pk, b), &mut rng);
+        let ca = pk.encrypt(&Plaintext::from_i64(pk, a), &mut rng).unwrap();
+        let cb = sk.encrypt(&Plaintext::from_i64(pk, b), &mut rng).unwrap();
         let dec = |c: &shroud::paillier::Ciphertext| -> i128 { signed(pk, &sk.decrypt(c).unwrap()) };
         prop_assert_eq!(dec(&ca), i128::from(a));
         prop_assert_eq!(dec(&cb), i128::from(b));
@@ -81,7 +81,7 @@ proptest! {
         let pk = sk.public_key();
         let mut rng = shroud::rng::seeded(seed);
         let ws = &ws[..xs.len()];
-        let cts: Vec<_> = xs.iter().map(|x| pk.encrypt(&Plaintext::from_i64(pk, i64::from(*x)), &mut rng)).collect();
+        let cts: Vec<_> = xs.iter().map(|x| pk.encrypt(&Plaintext::from_i64(pk, i64::from(*x)), &mut rng).unwrap()).collect();
         let want: i128 = xs.iter().zip(ws).map(|(x, w)| i128::from(*x) * i128::from(*w)).sum();
         let dot = pk.dot_i64(&cts, ws).unwrap();
         prop_assert_eq!(signed(pk, &sk.decrypt(&dot).unwrap()), want);
@@ -100,7 +100,7 @@ proptest! {
         let pk = sk.public_key();
         let mut rng = shroud::rng::seeded(seed);
         let pt = Plaintext::from_i64(pk, m);
-        let c = sk.encrypt(&pt, &mut rng).to_biguint();
+        let c = sk.encrypt(&pt, &mut rng).unwrap().to_biguint();
         let n = pk.n();
         let n2 = pk.n_squared();
         let gm = (BigUint::from(1u32) + pt.to_biguint_vartime() * n) % n2;
@@ -123,7 +123,7 @@ proptest! {
         // Encrypting with a known r matches the textbook formula.
         let r = BigUint::from(seed | 1) + BigUint::from(12345u32);
         let nonce = Nonce::from_biguint(pk, &r).unwrap();
-        let c = pk.encrypt_with_nonce(&pt, &nonce).to_biguint();
+        let c = pk.encrypt_with_nonce(&pt, &nonce).unwrap().to_biguint();
         let n2 = pk.n_squared();
         let want = ((BigUint::from(1u32) + pt.to_biguint_vartime() * pk.n()) * r.modpow(pk.n(), n2)) % n2;
         prop_assert_eq!(c, want);
@@ -137,8 +137,8 @@ fn batch_operations_round_trip() {
     let mut rng = shroud::rng::seeded(5);
     let values: Vec<i64> = (-20..20).map(|i| i * 1_000_003).collect();
     let pts: Vec<Plaintext> = values.iter().map(|v| Plaintext::from_i64(pk, *v)).collect();
-    let cts = pk.encrypt_batch(&pts, &mut rng);
-    let owner = sk.encrypt_batch(&pts, &mut rng);
+    let cts = pk.encrypt_batch(&pts, &mut rng).unwrap();
+    let owner = sk.encrypt_batch(&pts, &mut rng).unwrap();
     let back: Vec<i64> = sk
         .decrypt_batch(&cts)
         .unwrap()
@@ -177,8 +177,8 @@ proptest! {
         let mut rng = shroud::rng::seeded(seed);
         let djn = shroud::paillier::DjnEncryptor::new(pk, &mut rng);
         prop_assert_eq!(djn.exponent_bits(), SIZES[size] / 2);
-        let c1 = djn.encrypt(&Plaintext::from_i64(pk, m), &mut rng);
-        let c2 = djn.encrypt(&Plaintext::from_i64(pk, m), &mut rng);
+        let c1 = djn.encrypt(&Plaintext::from_i64(pk, m), &mut rng).unwrap();
+        let c2 = djn.encrypt(&Plaintext::from_i64(pk, m), &mut rng).unwrap();
         prop_assert_ne!(&c1, &c2);
         prop_assert_eq!(signed(pk, &sk.decrypt(&c1).unwrap()), i128::from(m));
         // a valid element of Z*_{n^2} that survives the trust-boundary check

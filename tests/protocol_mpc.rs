@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use shroud::mpc::spdz::{AuthMaterial, AuthParty, AuthRequest, deal};
-use shroud::mpc::{FractionalBits, Mesh, MpcError, NoRandomness, Party};
+use shroud::mpc::spdz::{AuthCorrections, AuthMaterial, AuthParty, AuthRequest, deal};
+use shroud::mpc::{FractionalBits, Mesh, MpcError, NoRandomness, Party, Seed, SessionId};
 use shroud::net::{ChannelOptions, Identity, NetError, Peers, Security, Transport};
 
 /// Party `i`'s channel set-up among `n` parties with seeded identities, every party pinned
@@ -68,21 +68,38 @@ impl Transport for Tamper {
     }
 }
 
-/// Three parties: 0 and 2 input vectors, they are multiplied and revealed. Party 1 cheats
-/// on its link to party 0 at frame `tamper` (None: honest). Returns each party's result.
-fn authenticated(tamper: Option<usize>) -> Vec<Result<Vec<u64>, MpcError>> {
-    let x = [3u64, 5, u64::MAX];
-    let y = [7u64, 11, 2];
-    let req = AuthRequest {
+fn auth_request() -> AuthRequest {
+    AuthRequest {
         triples: 3,
         inputs: vec![(0, 3), (2, 3)],
         outputs: 3,
-    };
-    let dealt = deal(3, &req, &mut shroud::rng::seeded(1)).unwrap();
-    let mut mats = vec![AuthMaterial::from_corrections(req.clone(), dealt.corrections).unwrap()];
-    for (i, s) in dealt.seeds.iter().enumerate() {
-        mats.push(AuthMaterial::from_seed(req.clone(), i + 1, s));
     }
+}
+
+/// Honest material for three parties in `session`.
+fn auth_material(session: &SessionId) -> Vec<AuthMaterial> {
+    let req = auth_request();
+    let dealt = deal(3, session, &req, &mut shroud::rng::seeded(1)).unwrap();
+    let mut mats =
+        vec![AuthMaterial::from_corrections(req.clone(), session, dealt.corrections).unwrap()];
+    for (i, s) in dealt.seeds.iter().enumerate() {
+        mats.push(AuthMaterial::from_seed(req.clone(), session, i + 1, s).unwrap());
+    }
+    mats
+}
+
+/// Three parties: 0 and 2 input vectors, they are multiplied and revealed. Party 1 cheats
+/// on its link to party 0 at frame `tamper` (None: honest). Returns each party's result.
+fn authenticated(tamper: Option<usize>) -> Vec<Result<Vec<u64>, MpcError>> {
+    authenticated_with(auth_material(&SessionId([1; 32])), tamper)
+}
+
+fn authenticated_with(
+    mats: Vec<AuthMaterial>,
+    tamper: Option<usize>,
+) -> Vec<Result<Vec<u64>, MpcError>> {
+    let x = [3u64, 5, u64::MAX];
+    let y = [7u64, 11, 2];
     let counter = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = Mesh::memory(3)
         .into_iter()
@@ -107,7 +124,7 @@ fn authenticated(tamper: Option<usize>) -> Vec<Result<Vec<u64>, MpcError>> {
                 _ => mesh,
             };
             std::thread::spawn(move || {
-                let mut p = AuthParty::new(mesh, mat);
+                let mut p = AuthParty::new(mesh, mat)?;
                 let me = p.index();
                 let a = p.input(0, (me == 0).then_some(&x[..]), 3)?;
                 let b = p.input(2, (me == 2).then_some(&y[..]), 3)?;
@@ -130,6 +147,102 @@ fn authenticated_mode_computes_correctly() {
     for r in authenticated(None) {
         assert_eq!(r.unwrap(), want);
     }
+}
+
+#[test]
+fn authenticated_material_replayed_from_another_session_aborts() {
+    // Parties 1 and 2 get the seeds the dealer sent in session A, replayed into session B
+    // (party 0 holds B's corrections). The session is part of every seed's stream, so the
+    // MAC key shares and masks no longer fit: the MAC check aborts, nobody gets an output.
+    let (sa, sb) = (SessionId([0xa; 32]), SessionId([0xb; 32]));
+    let req = auth_request();
+    let a = deal(3, &sa, &req, &mut shroud::rng::seeded(11)).unwrap();
+    let b = deal(3, &sb, &req, &mut shroud::rng::seeded(12)).unwrap();
+    let mut mats = vec![AuthMaterial::from_corrections(req.clone(), &sb, b.corrections).unwrap()];
+    for (i, s) in a.seeds.iter().enumerate() {
+        mats.push(AuthMaterial::from_seed(req.clone(), &sb, i + 1, &Seed(s.0)).unwrap());
+    }
+    assert!(mats.iter().all(|m| m.session() == sb));
+    for (i, r) in authenticated_with(mats, None).into_iter().enumerate() {
+        assert!(
+            matches!(&r, Err(MpcError::PeerMisbehaved(why)) if why.contains("MAC check")),
+            "party {i}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn authenticated_material_index_and_owners_are_checked() {
+    let session = SessionId([3; 32]);
+    let req = auth_request();
+    let dealt = deal(3, &session, &req, &mut shroud::rng::seeded(1)).unwrap();
+    // Party 0's material comes from corrections: a seed for index 0 is refused.
+    assert!(matches!(
+        AuthMaterial::from_seed(req.clone(), &session, 0, &dealt.seeds[0]),
+        Err(MpcError::InvalidInput(_))
+    ));
+    // Material dealt to party 1, used by party 2 of the mesh.
+    let mut meshes = Mesh::memory(3);
+    let m2 = meshes.pop().unwrap();
+    let mat1 = AuthMaterial::from_seed(req.clone(), &session, 1, &dealt.seeds[0]).unwrap();
+    assert_eq!(mat1.party(), 1);
+    assert!(matches!(
+        AuthParty::new(m2, mat1),
+        Err(MpcError::InvalidInput(m)) if m.contains("dealt to party 1")
+    ));
+    // A crafted request naming an input owner outside the mesh (party 7 of 3), built
+    // from corrections of the right length: refused before any indexing by owner.
+    let crafted = AuthRequest {
+        triples: 0,
+        inputs: vec![(7, 2)],
+        outputs: 0,
+    };
+    let mat =
+        AuthMaterial::from_corrections(crafted.clone(), &session, AuthCorrections(vec![0; 5]))
+            .unwrap();
+    let m0 = Mesh::memory(3).into_iter().next().unwrap();
+    assert!(matches!(
+        AuthParty::new(m0, mat),
+        Err(MpcError::InvalidInput(m)) if m.contains("party 7")
+    ));
+    // Counts that overflow the size arithmetic: an error, no allocation, no panic.
+    for huge in [
+        AuthRequest {
+            triples: usize::MAX / 6 + 1,
+            ..AuthRequest::default()
+        },
+        AuthRequest {
+            inputs: vec![(1, usize::MAX / 2 + 1)],
+            ..AuthRequest::default()
+        },
+        AuthRequest {
+            inputs: vec![(1, usize::MAX / 4), (1, usize::MAX / 4), (1, 8)],
+            ..AuthRequest::default()
+        },
+        AuthRequest {
+            outputs: usize::MAX,
+            ..AuthRequest::default()
+        },
+    ] {
+        assert!(matches!(
+            AuthMaterial::from_seed(huge.clone(), &session, 1, &dealt.seeds[0]),
+            Err(MpcError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            AuthMaterial::from_corrections(huge.clone(), &session, AuthCorrections(vec![])),
+            Err(MpcError::InvalidInput(_))
+        ));
+        assert!(deal(3, &session, &huge, &mut shroud::rng::seeded(1)).is_err());
+    }
+    // An input call for an owner the material does not expect is an error, not a panic.
+    let mut mats = auth_material(&session);
+    let mat0 = mats.remove(0);
+    let mesh0 = Mesh::memory(3).into_iter().next().unwrap();
+    let mut p = AuthParty::new(mesh0, mat0).unwrap();
+    assert!(matches!(
+        p.input(9, None, 3),
+        Err(MpcError::InvalidInput(_))
+    ));
 }
 
 #[test]

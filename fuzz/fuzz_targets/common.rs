@@ -79,8 +79,8 @@ pub mod fuzz_common {
         let sk = key();
         let pk = pk();
         let mut rng = shroud::rng::seeded(u64::from(data.len() as u32));
-        let ca = pk.encrypt(&Plaintext::from_i64(pk, a), &mut rng);
-        let cb = sk.encrypt(&Plaintext::from_i64(pk, b), &mut rng);
+        let ca = pk.encrypt(&Plaintext::from_i64(pk, a), &mut rng).unwrap();
+        let cb = sk.encrypt(&Plaintext::from_i64(pk, b), &mut rng).unwrap();
         let sum = pk.add(&ca, &cb).unwrap();
         assert_eq!(sk.decrypt(&sum).unwrap().to_i64_vartime(pk).unwrap(), a + b);
         let k = b >> 40;

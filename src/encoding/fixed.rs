@@ -9,7 +9,7 @@
 
 use num_traits::ToPrimitive;
 
-use super::ratio_pow2_to_f64;
+use super::ratio_pow2_to_f64_vartime;
 use crate::error::{Error, Result};
 use crate::paillier::{Plaintext, PublicKey};
 
@@ -66,10 +66,14 @@ impl FixedScale {
 
     /// v / 2^(f * products), correctly rounded. `products` is the number of encodings
     /// multiplied together (1 for a plain value, 2 for a weight times a feature).
+    ///
+    /// # Security
+    /// Variable time in v (num-bigint rounding): decoding is the step that reveals a
+    /// value, so it runs on outputs, not on secrets kept inside a computation.
     pub fn decode_i64(&self, v: i64, products: u32) -> f64 {
         let k = u64::from(self.frac_bits) * u64::from(products.max(1));
         // An i64 over at least 2^0 always fits in f64's range.
-        ratio_pow2_to_f64(&num_bigint::BigInt::from(v), k).unwrap_or(f64::NAN)
+        ratio_pow2_to_f64_vartime(&num_bigint::BigInt::from(v), k).unwrap_or(f64::NAN)
     }
 
     /// Encodes x as a Paillier plaintext (negatives as n - |v|).
@@ -83,11 +87,16 @@ impl FixedScale {
     /// Decodes a plaintext carrying `products * f` fractional bits.
     ///
     /// # Errors
-    /// [`Error::EncodingOverflow`] in the overflow band or beyond f64's range.
+    /// [`Error::EncodingOverflow`] in the overflow band or beyond f64's range,
+    /// [`Error::KeyMismatch`] when m belongs to another key.
+    ///
+    /// # Security
+    /// Variable time in m, like [`FixedScale::decode_i64`]: for decrypted results being
+    /// revealed.
     pub fn decode_plaintext(&self, pk: &PublicKey, m: &Plaintext, products: u32) -> Result<f64> {
         let v = m.to_bigint_vartime(pk)?;
         let k = u64::from(self.frac_bits) * u64::from(products.max(1));
-        ratio_pow2_to_f64(&v, k).ok_or(Error::EncodingOverflow("decoded value exceeds f64"))
+        ratio_pow2_to_f64_vartime(&v, k).ok_or(Error::EncodingOverflow("decoded value exceeds f64"))
     }
 
     /// The largest |x| that [`FixedScale::encode_i64`] accepts (about 2^(63 - f)).

@@ -7,7 +7,7 @@
 use num_bigint::{BigInt, BigUint, Sign};
 use num_traits::{ToPrimitive, Zero};
 
-use super::ratio_pow2_to_f64;
+use super::ratio_pow2_to_f64_vartime;
 use crate::error::{Error, Result};
 use crate::paillier::{KeyId, Plaintext, PublicKey};
 
@@ -51,8 +51,10 @@ impl core::fmt::Display for Decoded {
 /// A number encoded for one public key, compatible with python-paillier 1.5.
 ///
 /// # Security
-/// Encoding and decoding use num-bigint (variable time). Use it for interop and public
-/// scalars; secret model weights on a hot path are better served by [`super::FixedScale`].
+/// Encoding and decoding use num-bigint: every method of this type is variable time in
+/// the value and the exponent (which is why none carries its own `_vartime` suffix: the
+/// type is the variable-time interop API). Use it for interop and public scalars; secret
+/// model weights on a hot path are better served by [`super::FixedScale`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct EncodedNumber {
     key: KeyId,
@@ -69,12 +71,32 @@ impl core::fmt::Debug for EncodedNumber {
 }
 
 fn check_exponent(e: i64) -> Result<i32> {
-    if e.abs() > i64::from(MAX_ABS_EXPONENT) {
+    i32::try_from(e)
+        .ok()
+        .filter(|e| e.unsigned_abs() <= MAX_ABS_EXPONENT.unsigned_abs())
+        .ok_or_else(|| {
+            Error::InvalidExponent(format!("exponent {e} is outside +/-{MAX_ABS_EXPONENT}"))
+        })
+}
+
+/// 16^diff, refused when it exceeds max_int: python-paillier encodes the factor as a
+/// plaintext (`EncryptedNumber.decrease_exponent_to` multiplies by it) and raises
+/// "Integer needs to be within +/- max_int"; reducing it mod n instead would silently
+/// give a wrong value.
+pub(crate) fn exponent_factor(pk: &PublicKey, diff: u32) -> Result<BigUint> {
+    // 16^diff has 4 diff + 1 bits: compare lengths first so a huge diff costs nothing.
+    if u64::from(diff) * 4 >= pk.max_int().bits() {
         return Err(Error::InvalidExponent(format!(
-            "exponent {e} is outside +/-{MAX_ABS_EXPONENT}"
+            "16^{diff} exceeds max_int: the exponents are too far apart"
         )));
     }
-    Ok(e as i32)
+    let factor = BigUint::from(BASE).pow(diff);
+    if &factor > pk.max_int() {
+        return Err(Error::InvalidExponent(format!(
+            "16^{diff} exceeds max_int: the exponents are too far apart"
+        )));
+    }
+    Ok(factor)
 }
 
 /// frexp's exponent and the exact (mantissa, binary exponent) of a finite double.
@@ -270,7 +292,7 @@ impl EncodedNumber {
             ))
         } else {
             let k = 4 * u64::from(self.exponent.unsigned_abs());
-            ratio_pow2_to_f64(&mantissa, k)
+            ratio_pow2_to_f64_vartime(&mantissa, k)
                 .map(Decoded::Float)
                 .ok_or(Error::EncodingOverflow(
                     "decoded result too large for a float",
@@ -281,7 +303,9 @@ impl EncodedNumber {
     /// The same value with a lower exponent: encoding * 16^(exponent - new_exp) mod n.
     ///
     /// # Errors
-    /// [`Error::InvalidExponent`] when `new_exp` is above the current exponent.
+    /// [`Error::InvalidExponent`] when `new_exp` is above the current exponent, or when
+    /// 16^(exponent - new_exp) exceeds max_int (as python-paillier's
+    /// `EncryptedNumber.decrease_exponent_to` refuses; the result would be garbage).
     pub fn decrease_exponent_to(&self, new_exp: i32) -> Result<Self> {
         if new_exp > self.exponent {
             return Err(Error::InvalidExponent(format!(
@@ -290,7 +314,18 @@ impl EncodedNumber {
             )));
         }
         let new_exp = check_exponent(i64::from(new_exp))?;
-        let factor = BigUint::from(BASE).pow((self.exponent - new_exp) as u32);
+        let diff = self.exponent.abs_diff(new_exp);
+        if u64::from(diff) * 4 >= self.max_int.bits() {
+            return Err(Error::InvalidExponent(format!(
+                "16^{diff} exceeds max_int: the exponents are too far apart"
+            )));
+        }
+        let factor = BigUint::from(BASE).pow(diff);
+        if factor > self.max_int {
+            return Err(Error::InvalidExponent(format!(
+                "16^{diff} exceeds max_int: the exponents are too far apart"
+            )));
+        }
         Ok(EncodedNumber {
             encoding: (&self.encoding * factor) % &self.n,
             exponent: new_exp,

@@ -15,7 +15,9 @@ use num_bigint::BigUint;
 
 use crate::encoding::MAX_ABS_EXPONENT;
 use crate::error::{Error, Result};
-use crate::paillier::{EncryptedNumber, MAX_MODULUS_BITS, PublicKey, SecretKey};
+use zeroize::Zeroizing;
+
+use crate::paillier::{EncryptedNumber, LoadOptions, MAX_MODULUS_BITS, PublicKey, SecretKey};
 
 /// Magic bytes.
 pub const MAGIC: &[u8; 4] = b"SHRD";
@@ -65,13 +67,18 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
     fn int(&mut self, what: &str) -> Result<BigUint> {
+        Ok(BigUint::from_bytes_be(self.int_bytes(what)?))
+    }
+    /// A length-prefixed integer's bytes, untouched (secret integers go straight to
+    /// constant-time code; only the length, which is public layout, is looked at).
+    fn int_bytes(&mut self, what: &str) -> Result<&'a [u8]> {
         let len = self.u16(what)? as usize;
         if len == 0 || len > MAX_INT_BYTES {
             return Err(Error::malformed(format!(
                 "{what}: length {len} outside 1..={MAX_INT_BYTES}"
             )));
         }
-        Ok(BigUint::from_bytes_be(self.take(len, what)?))
+        self.take(len, what)
     }
     fn header(&mut self, kind: u8) -> Result<()> {
         let h = self.take(6, "header")?;
@@ -122,26 +129,44 @@ pub fn decode_public_key(bytes: &[u8]) -> Result<PublicKey> {
     PublicKey::from_modulus(&n)
 }
 
-/// Encodes a secret key (p, q). The output is as secret as the key.
-pub fn encode_secret_key(sk: &SecretKey) -> Vec<u8> {
-    let (p, q) = sk.primes_vartime();
-    let mut v = header(KIND_SECRET);
-    put_int(&mut v, &p);
-    put_int(&mut v, &q);
+/// Encodes a secret key (p, q), each at its fixed width (its limb precision), in
+/// constant time. The output is as secret as the key and is wiped on drop.
+pub fn encode_secret_key(sk: &SecretKey) -> Zeroizing<Vec<u8>> {
+    let (p, q) = sk.primes_be_bytes();
+    let mut v = Zeroizing::new(header(KIND_SECRET));
+    for x in [&p, &q] {
+        // At most 512 bytes for the largest supported key.
+        v.extend_from_slice(&u16::try_from(x.len()).unwrap_or(u16::MAX).to_be_bytes());
+        v.extend_from_slice(x);
+    }
     v
 }
 
-/// Decodes and validates a secret key.
+/// Decodes a secret key with constant-time checks only (see
+/// [`SecretKey::from_be_bytes`]; n is p q, validated as a public key).
 ///
 /// # Errors
 /// [`Error::Malformed`], [`Error::InvalidKey`].
 pub fn decode_secret_key(bytes: &[u8]) -> Result<SecretKey> {
+    decode_secret_key_with(bytes, LoadOptions::default())
+}
+
+/// Decodes a secret key with load options (`verify` re-proves primality, in variable
+/// time).
+///
+/// # Errors
+/// [`Error::Malformed`], [`Error::InvalidKey`].
+///
+/// # Security
+/// The reader looks only at the header and the length prefixes; p and q go from the
+/// input bytes straight to [`SecretKey::from_be_bytes`].
+pub fn decode_secret_key_with(bytes: &[u8], opts: LoadOptions) -> Result<SecretKey> {
     let mut r = Reader { buf: bytes };
     r.header(KIND_SECRET)?;
-    let p = r.int("p")?;
-    let q = r.int("q")?;
+    let p = r.int_bytes("p")?;
+    let q = r.int_bytes("q")?;
     r.finish()?;
-    SecretKey::from_primes(&p, &q)
+    SecretKey::from_be_bytes(p, q, None, opts)
 }
 
 /// Encodes encrypted numbers under one key.

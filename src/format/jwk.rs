@@ -9,9 +9,11 @@ use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use num_bigint::BigUint;
 use serde_json::{Map, Value, json};
 
-use super::MAX_JSON_BYTES;
+use zeroize::Zeroizing;
+
+use super::{MAX_JSON_BYTES, b64ct};
 use crate::error::{Error, Result};
-use crate::paillier::{PublicKey, SecretKey};
+use crate::paillier::{LoadOptions, PublicKey, SecretKey};
 
 /// Base64url characters needed for an 8192-bit integer, with slack.
 const MAX_B64_CHARS: usize = 1400;
@@ -84,13 +86,22 @@ pub fn public_key_to_jwk(pk: &PublicKey, kid: &str) -> Value {
 }
 
 /// The private key as a JWK value (with its public key under `pub`).
+///
+/// # Security
+/// p and q are base64url-encoded in constant time; the JSON value then holds them as
+/// ordinary strings, which the caller should write out and drop promptly (serde_json does
+/// not wipe them).
 pub fn secret_key_to_jwk(sk: &SecretKey, kid: &str) -> Value {
-    let (p, q) = sk.primes_vartime();
+    let (p, q) = sk.primes_be_bytes();
+    let half = sk.public_key().bits().div_ceil(2) as usize;
+    let skip = |b: &[u8]| b.len().saturating_sub(half.div_ceil(8));
+    let p64 = b64ct::encode(&p[skip(&p)..]);
+    let q64 = b64ct::encode(&q[skip(&q)..]);
     json!({
         "kty": "DAJ",
         "key_ops": ["decrypt"],
-        "p": b64(&p),
-        "q": b64(&q),
+        "p": p64.as_str(),
+        "q": q64.as_str(),
         "pub": public_key_to_jwk(sk.public_key(), kid),
         "kid": kid,
     })
@@ -121,27 +132,71 @@ pub fn public_key_from_jwk(text: &str) -> Result<(PublicKey, Option<String>)> {
     public_from_obj(&obj)
 }
 
-/// Parses and validates a private-key JWK: p and q prime, pq = n, the size rules of
-/// [`SecretKey::from_primes`].
+/// Parses and checks a private-key JWK in constant time (see
+/// [`SecretKey::from_be_bytes`]): p q = n, the sizes, the CRT constants. Primality is not
+/// re-proven; use [`secret_key_from_jwk_with`] with `verify` for that.
 ///
 /// # Errors
 /// [`Error::Malformed`] for bad JSON or fields, [`Error::InvalidKey`] for a bad key.
+///
+/// # Security
+/// p and q are decoded from base64url in constant time and never enter num-bigint. The
+/// JSON tokenizer (serde_json) still scans the characters of the p and q strings for
+/// quotes and escapes, and keeps unwiped copies of them.
 pub fn secret_key_from_jwk(text: &str) -> Result<(SecretKey, Option<String>)> {
+    secret_key_from_jwk_with(text, LoadOptions::default())
+}
+
+/// As [`secret_key_from_jwk`], with load options (`verify` re-proves primality, in
+/// variable time).
+///
+/// # Errors
+/// As [`secret_key_from_jwk`].
+pub fn secret_key_from_jwk_with(
+    text: &str,
+    opts: LoadOptions,
+) -> Result<(SecretKey, Option<String>)> {
     let obj = parse(text)?;
     let what = "private key";
     check_header(&obj, "decrypt", what)?;
-    let p = int_field(&obj, "p", what)?;
-    let q = int_field(&obj, "q", what)?;
+    let p = secret_str_field(&obj, "p", what)?;
+    let q = secret_str_field(&obj, "q", what)?;
     let public = match field(&obj, "pub", what)? {
         Value::Object(m) => m,
         _ => return Err(Error::malformed("private key: \"pub\" must be an object")),
     };
     let (pk, pub_kid) = public_from_obj(public)?;
-    if &(&p * &q) != pk.n() {
-        return Err(Error::InvalidKey(
-            "p * q does not equal the public modulus n".into(),
-        ));
-    }
-    let sk = SecretKey::from_primes(&p, &q)?;
+    let sk = secret_key_from_parts(p, q, &pk, opts)?;
     Ok((sk, kid(&obj).or(pub_kid)))
+}
+
+fn secret_str_field<'a>(obj: &'a Map<String, Value>, name: &str, what: &str) -> Result<&'a str> {
+    let s = str_field(obj, name, what)?;
+    if s.len() > MAX_B64_CHARS {
+        return Err(Error::malformed(format!(
+            "{what}: field \"{name}\" is too long"
+        )));
+    }
+    Ok(s)
+}
+
+#[doc(hidden)]
+/// The secret half of [`secret_key_from_jwk_with`]: base64url p and q, checked against
+/// `pk`. Public so that the constant-time harness can run it with the strings marked.
+///
+/// # Errors
+/// As [`secret_key_from_jwk`].
+pub fn secret_key_from_parts(
+    p: &str,
+    q: &str,
+    pk: &PublicKey,
+    opts: LoadOptions,
+) -> Result<SecretKey> {
+    let field = |e: Error, name: &str| match e {
+        Error::Malformed(m) => Error::malformed(format!("private key: field \"{name}\": {m}")),
+        other => other,
+    };
+    let pb: Zeroizing<Vec<u8>> = b64ct::decode(p).map_err(|e| field(e, "p"))?;
+    let qb: Zeroizing<Vec<u8>> = b64ct::decode(q).map_err(|e| field(e, "q"))?;
+    SecretKey::from_be_bytes(&pb, &qb, Some(pk), opts)
 }

@@ -51,9 +51,12 @@ pub fn from_json(pk: &PublicKey, v: &Value) -> Result<EncryptedNumber> {
         ));
     }
     let e = match obj.get("e") {
+        // Checked all the way: i64::MIN has no absolute value, and the exponent must fit
+        // an i32 (python-paillier writes any Python int).
         Some(Value::Number(n)) => n
             .as_i64()
-            .filter(|e| e.abs() <= i64::from(MAX_ABS_EXPONENT))
+            .filter(|e| e.unsigned_abs() <= u64::from(MAX_ABS_EXPONENT.unsigned_abs()))
+            .and_then(|e| i32::try_from(e).ok())
             .ok_or_else(|| {
                 Error::malformed(format!(
                     "ciphertext: \"e\" must be an integer within +/-{MAX_ABS_EXPONENT}"
@@ -67,6 +70,6 @@ pub fn from_json(pk: &PublicKey, v: &Value) -> Result<EncryptedNumber> {
         .map_err(|_| Error::malformed("ciphertext: \"v\" is not a decimal integer"))?;
     Ok(EncryptedNumber {
         ciphertext: pk.ciphertext_from_biguint(&c)?,
-        exponent: e as i32,
+        exponent: e,
     })
 }

@@ -7,6 +7,10 @@
 //! its shares, chosen so that all shares add up to the material. A party turns what it got
 //! into [`Material`], a [`TripleSource`] that hands each piece out once, by value.
 //!
+//! Every deal is bound to a [`SessionId`]: the session is mixed into the derivation of
+//! each seed's stream, so a seed (or a dealer whose randomness repeats) from one session
+//! yields unrelated material in another, and material cannot be replayed across sessions.
+//!
 //! # Trust
 //! The dealer knows every piece of material; it must not collude with any party and must
 //! follow the protocol (it is trusted for correctness and privacy). It never sees inputs.
@@ -33,31 +37,83 @@ pub struct Request {
     pub trunc: Vec<(usize, u32)>,
 }
 
+/// Largest request, in words per party.
+pub const MAX_WORDS: usize = 1 << 31;
+
 impl Request {
     /// Number of u64 words each party holds for this request.
-    pub fn words(&self) -> usize {
-        3 * self.triples
-            + 2 * self.squares
-            + self
-                .matrix
-                .iter()
-                .map(|&(m, k, n)| m * k + k * n + m * n)
-                .sum::<usize>()
-            + self.trunc.iter().map(|&(c, _)| 3 * c).sum::<usize>()
+    ///
+    /// # Errors
+    /// [`MpcError::InvalidInput`] when the count overflows (every product and sum is
+    /// checked: the shapes may come from a peer or a configuration file).
+    pub fn words(&self) -> Result<usize, MpcError> {
+        let overflow = || MpcError::InvalidInput("request size overflows".into());
+        let mut total = self.triples.checked_mul(3).ok_or_else(overflow)?;
+        total = self
+            .squares
+            .checked_mul(2)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(overflow)?;
+        for &(m, k, n) in &self.matrix {
+            total = m
+                .checked_mul(k)
+                .and_then(|a| k.checked_mul(n).and_then(|b| a.checked_add(b)))
+                .and_then(|ab| m.checked_mul(n).and_then(|c| ab.checked_add(c)))
+                .and_then(|w| total.checked_add(w))
+                .ok_or_else(overflow)?;
+        }
+        for &(c, _) in &self.trunc {
+            total = c
+                .checked_mul(3)
+                .and_then(|w| total.checked_add(w))
+                .ok_or_else(overflow)?;
+        }
+        Ok(total)
     }
 
-    fn check(&self) -> Result<(), MpcError> {
+    fn check(&self) -> Result<usize, MpcError> {
         if self.trunc.iter().any(|&(_, b)| !(1..=62).contains(&b)) {
             return Err(MpcError::InvalidInput(
                 "truncation shifts must be 1..=62 bits".into(),
             ));
         }
-        if self.words() > 1 << 31 {
+        let words = self.words()?;
+        if words > MAX_WORDS {
             return Err(MpcError::InvalidInput(
                 "request over 2^31 words: split it".into(),
             ));
         }
-        Ok(())
+        Ok(words)
+    }
+}
+
+/// The identifier of one computation, public and agreed by the dealer and every party
+/// (for example drawn by the dealer and sent with the material, or taken from the
+/// channel's handshake). It is mixed into every seed's stream.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub [u8; 32]);
+
+impl SessionId {
+    /// A fresh random session identifier.
+    pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut s = [0u8; 32];
+        rng.fill_bytes(&mut s);
+        SessionId(s)
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SessionId(")?;
+        for b in &self.0[..8] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "..)")
     }
 }
 
@@ -84,17 +140,20 @@ impl core::fmt::Debug for Corrections {
 /// What the dealer hands out for one request.
 #[derive(Debug)]
 pub struct Dealt {
+    /// The session the material is bound to.
+    pub session: SessionId,
     /// Party 0's shares.
     pub corrections: Corrections,
     /// Seeds of parties 1..n-1, in order.
     pub seeds: Vec<Seed>,
 }
 
-/// Expands a seed into `words` pseudorandom words (ChaCha20 keyed by SHA-256 of a domain
-/// tag and the seed).
-pub fn expand(seed: &Seed, words: usize) -> Vec<u64> {
+/// Expands a seed into `words` pseudorandom words for `session` (ChaCha20 keyed by
+/// SHA-256 of a domain tag, the session and the seed).
+pub fn expand(seed: &Seed, session: &SessionId, words: usize) -> Vec<u64> {
     let mut key: [u8; 32] = Sha256::new()
-        .chain_update(b"shroud-mpc-dealer-v1")
+        .chain_update(b"shroud-mpc-dealer-v2")
+        .chain_update(session.0)
         .chain_update(seed.0)
         .finalize()
         .into();
@@ -123,17 +182,19 @@ impl Dealer {
         Ok(Self { parties })
     }
 
-    /// Draws the material for `request` and compresses it into seeds and corrections.
+    /// Draws the material for `request` in `session` and compresses it into seeds and
+    /// corrections. Use a fresh session for every deal.
     ///
     /// # Errors
-    /// [`MpcError::InvalidInput`] for a shift outside 1..=62 or an oversized request.
+    /// [`MpcError::InvalidInput`] for a shift outside 1..=62, a request whose size
+    /// overflows or exceeds [`MAX_WORDS`].
     pub fn deal<R: CryptoRng + ?Sized>(
         &self,
+        session: &SessionId,
         request: &Request,
         rng: &mut R,
     ) -> Result<Dealt, MpcError> {
-        request.check()?;
-        let words = request.words();
+        let words = request.check()?;
         let mut seeds = Vec::with_capacity(self.parties - 1);
         let mut sum = vec![0u64; words];
         for _ in 1..self.parties {
@@ -141,14 +202,14 @@ impl Dealer {
             rng.fill_bytes(&mut s);
             let seed = Seed(s);
             s.zeroize();
-            let mut stream = expand(&seed, words);
+            let mut stream = expand(&seed, session, words);
             for (a, b) in sum.iter_mut().zip(&stream) {
                 *a = a.wrapping_add(*b);
             }
             stream.zeroize();
             seeds.push(seed);
         }
-        let mut truth = material(request, rng);
+        let mut truth = material(request, words, rng);
         let corrections: Vec<u64> = truth
             .iter()
             .zip(&sum)
@@ -157,6 +218,7 @@ impl Dealer {
         truth.zeroize();
         sum.zeroize();
         Ok(Dealt {
+            session: *session,
             corrections: Corrections(corrections),
             seeds,
         })
@@ -164,8 +226,8 @@ impl Dealer {
 }
 
 /// The secret material itself, flat, in the request's layout.
-fn material<R: CryptoRng + ?Sized>(req: &Request, rng: &mut R) -> Vec<u64> {
-    let mut out = Vec::with_capacity(req.words());
+fn material<R: CryptoRng + ?Sized>(req: &Request, words: usize, rng: &mut R) -> Vec<u64> {
+    let mut out = Vec::with_capacity(words);
     let t = req.triples;
     let a: Vec<u64> = (0..t).map(|_| rng.next_u64()).collect();
     let b: Vec<u64> = (0..t).map(|_| rng.next_u64()).collect();
@@ -205,6 +267,7 @@ type TruncQueue = (u32, Vec<u64>, Vec<u64>, Vec<u64>);
 /// phase), so taking a whole batch online moves it without copying.
 pub struct Material {
     request: Request,
+    session: Option<SessionId>,
     ta: Vec<u64>,
     tb: Vec<u64>,
     tc: Vec<u64>,
@@ -246,32 +309,46 @@ fn take_front(v: &mut Vec<u64>, count: usize) -> Vec<u64> {
 }
 
 impl Material {
-    /// Party 0's material, from the dealer's correction words.
+    /// Party 0's material for `session`, from the dealer's correction words.
     ///
     /// # Errors
     /// [`MpcError::InvalidInput`] if the corrections do not fit the request.
-    pub fn from_corrections(request: Request, corrections: Corrections) -> Result<Self, MpcError> {
-        request.check()?;
-        if corrections.0.len() != request.words() {
+    pub fn from_corrections(
+        request: Request,
+        session: &SessionId,
+        corrections: Corrections,
+    ) -> Result<Self, MpcError> {
+        let words = request.check()?;
+        if corrections.0.len() != words {
             return Err(MpcError::InvalidInput(format!(
-                "{} correction words for a request of {}",
+                "{} correction words for a request of {words}",
                 corrections.0.len(),
-                request.words()
             )));
         }
-        Self::new(request, &corrections.0)
+        let mut m = Self::new(request, &corrections.0)?;
+        m.session = Some(*session);
+        Ok(m)
     }
 
-    /// The material of parties 1..n-1, expanded from their seed.
+    /// The material of parties 1..n-1 for `session`, expanded from their seed.
     ///
     /// # Errors
     /// [`MpcError::InvalidInput`] for an invalid request.
-    pub fn from_seed(request: Request, seed: &Seed) -> Result<Self, MpcError> {
-        request.check()?;
-        let mut words = expand(seed, request.words());
+    pub fn from_seed(request: Request, session: &SessionId, seed: &Seed) -> Result<Self, MpcError> {
+        let count = request.check()?;
+        let mut words = expand(seed, session, count);
         let m = Self::new(request, &words);
         words.zeroize();
-        m
+        let mut m = m?;
+        m.session = Some(*session);
+        Ok(m)
+    }
+
+    /// The session this material was dealt for (`None` for material from the two-party
+    /// Paillier offline phase, which is made inside one session). Parties can compare it
+    /// with [`super::Party::agree`] before they start.
+    pub fn session(&self) -> Option<SessionId> {
+        self.session
     }
 
     /// Material holding only Beaver triples (from the two-party Paillier offline phase).
@@ -318,6 +395,7 @@ impl Material {
         }
         Ok(Self {
             request,
+            session: None,
             ta,
             tb,
             tc,

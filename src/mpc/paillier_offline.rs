@@ -121,7 +121,7 @@ pub fn triples_key_holder<R: CryptoRng + ?Sized>(
         .chain(&b)
         .map(|&v| Plaintext::from_u64(pk, v))
         .collect();
-    let cts = sk.encrypt_batch(&plain, rng);
+    let cts = sk.encrypt_batch(&plain, rng)?;
     let mut msg = pk.n().to_bytes_be();
     msg.splice(0..0, (msg.len() as u32).to_be_bytes());
     msg.extend_from_slice(&frames_of(&cts));
@@ -194,13 +194,11 @@ pub fn triples_helper<R: CryptoRng + ?Sized>(
                 .collect()
         })
         .collect();
-    let seeds: Vec<[u8; 32]> = (0..groups)
-        .map(|_| {
-            let mut s = [0u8; 32];
-            rng.fill_bytes(&mut s);
-            s
-        })
-        .collect();
+    // Wiped on drop, like the ChaCha20 states made from them.
+    let mut seeds = zeroize::Zeroizing::new(vec![[0u8; 32]; groups]);
+    for s in seeds.iter_mut() {
+        rng.fill_bytes(s);
+    }
     let shift = BigInt::from(1u8) << SLOT_BITS;
     let packed: Vec<Ciphertext> = (0..groups)
         .into_par_iter()

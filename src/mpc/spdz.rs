@@ -22,7 +22,7 @@ use rand_core::{CryptoRng, Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::dealer::Seed;
+use super::dealer::{MAX_WORDS, Seed, SessionId};
 use super::error::MpcError;
 use super::party::{Mesh, check_frame, frame_with};
 
@@ -38,16 +38,48 @@ pub struct AuthRequest {
 }
 
 impl AuthRequest {
-    fn words(&self) -> usize {
-        1 + 6 * self.triples
-            + self.inputs.iter().map(|&(_, c)| 2 * c).sum::<usize>()
-            + 2 * self.outputs
+    /// Words of material per party, every product and sum checked, at most
+    /// [`MAX_WORDS`].
+    fn words(&self) -> Result<usize, MpcError> {
+        let overflow = || MpcError::InvalidInput("authenticated request size overflows".into());
+        let mut total = self
+            .triples
+            .checked_mul(6)
+            .and_then(|t| t.checked_add(1))
+            .ok_or_else(overflow)?;
+        for &(_, c) in &self.inputs {
+            total = c
+                .checked_mul(2)
+                .and_then(|w| total.checked_add(w))
+                .ok_or_else(overflow)?;
+        }
+        total = self
+            .outputs
+            .checked_mul(2)
+            .and_then(|w| total.checked_add(w))
+            .ok_or_else(overflow)?;
+        if total > MAX_WORDS {
+            return Err(MpcError::InvalidInput(
+                "authenticated request over 2^31 words: split it".into(),
+            ));
+        }
+        Ok(total)
+    }
+
+    /// Values of the inputs owned by `party` (bounded by [`AuthRequest::words`]).
+    fn own_inputs(&self, party: usize) -> usize {
+        self.inputs
+            .iter()
+            .filter(|&&(o, _)| o == party)
+            .map(|&(_, c)| c)
+            .fold(0usize, usize::saturating_add)
     }
 }
 
-fn expand128(seed: &[u8; 32], domain: &[u8], words: usize) -> Vec<u128> {
+fn expand128(seed: &[u8; 32], session: &SessionId, domain: &[u8], words: usize) -> Vec<u128> {
     let mut key: [u8; 32] = Sha256::new()
         .chain_update(domain)
+        .chain_update(session.0)
         .chain_update(seed)
         .finalize()
         .into();
@@ -77,12 +109,15 @@ pub struct AuthDealt {
     pub seeds: Vec<Seed>,
 }
 
-/// Deals authenticated material for `parties` parties.
+/// Deals authenticated material for `parties` parties in `session` (mixed into every
+/// seed's stream: use a fresh one per deal).
 ///
 /// # Errors
-/// [`MpcError::InvalidInput`] for fewer than 2 parties or an input owner out of range.
+/// [`MpcError::InvalidInput`] for fewer than 2 parties, an input owner out of range or a
+/// request whose size overflows.
 pub fn deal<R: CryptoRng + ?Sized>(
     parties: usize,
+    session: &SessionId,
     req: &AuthRequest,
     rng: &mut R,
 ) -> Result<AuthDealt, MpcError> {
@@ -91,7 +126,7 @@ pub fn deal<R: CryptoRng + ?Sized>(
             "need 2+ parties and input owners among them".into(),
         ));
     }
-    let words = req.words();
+    let words = req.words()?;
     let mut seeds = Vec::new();
     let mut sum = vec![0u128; words];
     let mut clear_of: Vec<Vec<u128>> = vec![Vec::new(); parties];
@@ -99,17 +134,11 @@ pub fn deal<R: CryptoRng + ?Sized>(
     for j in 1..parties {
         let mut s = [0u8; 32];
         rng.fill_bytes(&mut s);
-        let stream = expand128(&s, b"shroud-spdz-shares", words);
+        let stream = expand128(&s, session, b"shroud-spdz-shares", words);
         for (a, b) in sum.iter_mut().zip(&stream) {
             *a = a.wrapping_add(*b);
         }
-        let own: usize = req
-            .inputs
-            .iter()
-            .filter(|&&(o, _)| o == j)
-            .map(|&(_, c)| c)
-            .sum();
-        clear_of[j] = expand128(&s, b"shroud-spdz-clear", own);
+        clear_of[j] = expand128(&s, session, b"shroud-spdz-clear", req.own_inputs(j));
         seeds.push(Seed(s));
         s.zeroize();
     }
@@ -219,6 +248,7 @@ impl AuthShared {
 
 /// One party's authenticated material.
 pub struct AuthMaterial {
+    session: SessionId,
     /// The six triple components (a, b, c and their MACs), consumed from the back.
     trip: [Vec<u128>; 6],
     words: Vec<u128>,
@@ -242,44 +272,60 @@ impl Drop for AuthMaterial {
 }
 
 impl AuthMaterial {
-    /// Party 0's material.
+    /// Party 0's material for `session`.
     ///
     /// # Errors
     /// [`MpcError::InvalidInput`] if the words do not fit the request.
-    pub fn from_corrections(req: AuthRequest, c: AuthCorrections) -> Result<Self, MpcError> {
-        let own: usize = req
-            .inputs
-            .iter()
-            .filter(|&&(o, _)| o == 0)
-            .map(|&(_, c)| c)
-            .sum();
-        if c.0.len() != req.words() + own {
+    pub fn from_corrections(
+        req: AuthRequest,
+        session: &SessionId,
+        c: AuthCorrections,
+    ) -> Result<Self, MpcError> {
+        let n = req.words()?;
+        let own = req.own_inputs(0);
+        if n.checked_add(own) != Some(c.0.len()) {
             return Err(MpcError::InvalidInput(
                 "correction words do not fit the request".into(),
             ));
         }
-        let words = c.0[..req.words()].to_vec();
-        let clear = c.0[req.words()..].to_vec();
-        Ok(Self::assemble(words, clear, req, 0))
+        let words = c.0[..n].to_vec();
+        let clear = c.0[n..].to_vec();
+        Ok(Self::assemble(words, clear, req, 0, session))
     }
 
-    /// The material of party `me` >= 1, from its seed.
-    pub fn from_seed(req: AuthRequest, me: usize, seed: &Seed) -> Self {
-        let words = expand128(&seed.0, b"shroud-spdz-shares", req.words());
-        let own: usize = req
-            .inputs
-            .iter()
-            .filter(|&&(o, _)| o == me)
-            .map(|&(_, c)| c)
-            .sum();
-        let clear = expand128(&seed.0, b"shroud-spdz-clear", own);
-        Self::assemble(words, clear, req, me)
+    /// The material of party `me` for `session`, from its seed. Party 0 receives
+    /// corrections, not a seed ([`AuthMaterial::from_corrections`]).
+    ///
+    /// # Errors
+    /// [`MpcError::InvalidInput`] for `me = 0` or an oversized request.
+    pub fn from_seed(
+        req: AuthRequest,
+        session: &SessionId,
+        me: usize,
+        seed: &Seed,
+    ) -> Result<Self, MpcError> {
+        if me == 0 {
+            return Err(MpcError::InvalidInput(
+                "party 0's material comes from corrections, not a seed".into(),
+            ));
+        }
+        let words = expand128(&seed.0, session, b"shroud-spdz-shares", req.words()?);
+        let clear = expand128(&seed.0, session, b"shroud-spdz-clear", req.own_inputs(me));
+        Ok(Self::assemble(words, clear, req, me, session))
     }
 
-    fn assemble(words: Vec<u128>, clear: Vec<u128>, req: AuthRequest, me: usize) -> Self {
+    /// `words` has exactly `req.words()` entries (checked by both constructors).
+    fn assemble(
+        words: Vec<u128>,
+        clear: Vec<u128>,
+        req: AuthRequest,
+        me: usize,
+        session: &SessionId,
+    ) -> Self {
         let t = req.triples;
         let trip = core::array::from_fn(|k| words[1 + k * t..1 + (k + 1) * t].to_vec());
         Self {
+            session: *session,
             trip,
             words,
             clear,
@@ -292,13 +338,23 @@ impl AuthMaterial {
         }
     }
 
+    /// The index of the party this material was dealt to.
+    pub fn party(&self) -> usize {
+        self.me
+    }
+
+    /// The session this material was dealt for.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
     fn alpha(&self) -> u128 {
         self.words[0]
     }
 
     fn triples(&mut self, count: usize) -> Result<[Vec<u128>; 6], MpcError> {
         let t = self.req.triples;
-        if self.triple + count > t {
+        if count > t - self.triple {
             return Err(MpcError::Exhausted(format!(
                 "{count} authenticated triples wanted, {} left",
                 t - self.triple
@@ -324,26 +380,41 @@ impl AuthMaterial {
                 "next input mask is for party {o} ({c} values)"
             )));
         }
+        // The request's size was checked when the material was made, so these sums fit
+        // and the ranges lie inside `words`; `get` keeps a slip an error, not a panic.
         let mut base = 1 + 6 * self.req.triples;
         for &(_, c) in &self.req.inputs[..self.input] {
             base += 2 * c;
         }
-        self.input += 1;
-        let share = AuthShared {
-            x: self.words[base..base + count].to_vec(),
-            m: self.words[base + count..base + 2 * count].to_vec(),
-        };
-        let clear = (owner == self.me).then(|| {
-            let v = self.clear[self.clear_used..self.clear_used + count].to_vec();
+        let short = || MpcError::InvalidInput("input masks outside the material".into());
+        let x = self
+            .words
+            .get(base..base + count)
+            .ok_or_else(short)?
+            .to_vec();
+        let m = self
+            .words
+            .get(base + count..base + 2 * count)
+            .ok_or_else(short)?
+            .to_vec();
+        let clear = if owner == self.me {
+            let v = self
+                .clear
+                .get(self.clear_used..self.clear_used + count)
+                .ok_or_else(short)?
+                .to_vec();
             self.clear_used += count;
-            v
-        });
-        Ok((share, clear))
+            Some(v)
+        } else {
+            None
+        };
+        self.input += 1;
+        Ok((AuthShared { x, m }, clear))
     }
 
     fn output_masks(&mut self, count: usize) -> Result<AuthShared, MpcError> {
         let o = self.req.outputs;
-        if self.output + count > o {
+        if count > o - self.output {
             return Err(MpcError::Exhausted("no output masks left".into()));
         }
         let base = self.words.len() - 2 * o + self.output;
@@ -391,14 +462,31 @@ impl core::fmt::Debug for AuthParty {
 }
 
 impl AuthParty {
-    /// A party over `mesh` with its material (its index must match the material's).
-    pub fn new(mesh: Mesh, mat: AuthMaterial) -> Self {
-        Self {
+    /// A party over `mesh` with its material.
+    ///
+    /// # Errors
+    /// [`MpcError::InvalidInput`] when the material was dealt to another party index than
+    /// the mesh's, or names an input owner outside the mesh.
+    pub fn new(mesh: Mesh, mat: AuthMaterial) -> Result<Self, MpcError> {
+        if mat.me != mesh.me() {
+            return Err(MpcError::InvalidInput(format!(
+                "the material was dealt to party {}, but this is party {} of the mesh",
+                mat.me,
+                mesh.me()
+            )));
+        }
+        if let Some(&(o, _)) = mat.req.inputs.iter().find(|&&(o, _)| o >= mesh.parties()) {
+            return Err(MpcError::InvalidInput(format!(
+                "the material has inputs of party {o}, but the mesh has {} parties",
+                mesh.parties()
+            )));
+        }
+        Ok(Self {
             mesh,
             mat,
             op: 0,
             pending: Vec::new(),
-        }
+        })
     }
 
     /// This party's index.
@@ -470,7 +558,10 @@ impl AuthParty {
                 // The owner's frame: a 12-byte header and 16 bytes a value.
                 let max_in = len.saturating_mul(16).saturating_add(12);
                 let frames = self.mesh.exchange_all_limited(enc128(tag, &[]), max_in)?;
-                dec128(owner, tag, len, &frames[owner])?
+                let frame = frames.get(owner).ok_or_else(|| {
+                    MpcError::InvalidInput(format!("input owner {owner} is not in the mesh"))
+                })?;
+                dec128(owner, tag, len, frame)?
             }
             _ => {
                 return Err(MpcError::InvalidInput(

@@ -2,9 +2,9 @@
 
 use rand_core::{CryptoRng, SeedableRng};
 use rayon::prelude::*;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::{Ciphertext, Plaintext, PublicKey, SecretKey};
+use super::{Ciphertext, Nonce, Plaintext, PublicKey, SecretKey};
 use crate::error::Result;
 
 /// Runs `encrypt` on every plaintext in parallel, each with its own ChaCha20 stream seeded
@@ -14,18 +14,18 @@ where
     R: CryptoRng + ?Sized,
     F: Fn(&Plaintext, &mut chacha20::ChaCha20Rng) -> Ciphertext + Sync,
 {
-    let seeds: Vec<[u8; 32]> = (0..ms.len())
-        .map(|_| {
-            let mut s = [0u8; 32];
-            rng.fill_bytes(&mut s);
-            s
-        })
-        .collect();
+    // One buffer of seeds, wiped on drop (not only the per-item copies); each ChaCha20
+    // state is wiped on drop too (the crate's `zeroize` feature).
+    let mut seeds = Zeroizing::new(vec![[0u8; 32]; ms.len()]);
+    for s in seeds.iter_mut() {
+        rng.fill_bytes(s);
+    }
     ms.par_iter()
-        .zip(seeds)
-        .map(|(m, mut seed)| {
-            let mut child = chacha20::ChaCha20Rng::from_seed(seed);
-            seed.zeroize();
+        .zip(seeds.par_iter())
+        .map(|(m, seed)| {
+            let mut s = *seed;
+            let mut child = chacha20::ChaCha20Rng::from_seed(s);
+            s.zeroize();
             encrypt(m, &mut child)
         })
         .collect()
@@ -34,12 +34,20 @@ where
 impl PublicKey {
     /// Encrypts every plaintext, in parallel. Each item draws its randomness from its own
     /// ChaCha20 stream seeded from `rng`.
+    ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when a plaintext was made for another key.
     pub fn encrypt_batch<R: CryptoRng + ?Sized>(
         &self,
         ms: &[Plaintext],
         rng: &mut R,
-    ) -> Vec<Ciphertext> {
-        par_encrypt(ms, rng, |m, r| self.encrypt(m, r))
+    ) -> Result<Vec<Ciphertext>> {
+        for m in ms {
+            self.check_plaintext(m)?;
+        }
+        Ok(par_encrypt(ms, rng, |m, r| {
+            self.encrypt_with_nonce_unchecked(m, &Nonce::random(self, r))
+        }))
     }
 }
 
@@ -53,11 +61,21 @@ impl SecretKey {
     }
 
     /// Key-owner (CRT) encryption of every plaintext, in parallel.
+    ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when a plaintext was made for another key (nothing is
+    /// encrypted then).
     pub fn encrypt_batch<R: CryptoRng + ?Sized>(
         &self,
         ms: &[Plaintext],
         rng: &mut R,
-    ) -> Vec<Ciphertext> {
-        par_encrypt(ms, rng, |m, r| self.encrypt(m, r))
+    ) -> Result<Vec<Ciphertext>> {
+        let pk = self.public_key();
+        for m in ms {
+            pk.check_plaintext(m)?;
+        }
+        Ok(par_encrypt(ms, rng, |m, r| {
+            self.encrypt_crt(m, &Nonce::random(pk, r))
+        }))
     }
 }

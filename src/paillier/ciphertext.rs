@@ -18,7 +18,8 @@ pub struct Ciphertext {
 }
 
 impl Ciphertext {
-    /// The ciphertext as an integer in (0, n^2).
+    /// The ciphertext as an integer in (0, n^2). Variable time (num-bigint), without the
+    /// suffix because ciphertexts are public.
     pub fn to_biguint(&self) -> BigUint {
         to_biguint_vartime(&self.value.retrieve())
     }

@@ -25,6 +25,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use super::multiexp::{TABLE, WINDOW, nibble};
 use super::{Ciphertext, Nonce, Plaintext, PublicKey};
 use crate::bigint::limb_precision;
+use crate::error::Result;
 
 /// A secret short exponent a (single use).
 #[derive(Zeroize, ZeroizeOnDrop)]
@@ -79,17 +80,29 @@ impl Drop for DjnEncryptor {
 
 impl DjnEncryptor {
     /// Draws x, computes h_s = (-x^2)^n mod n^2 and the comb table.
+    ///
+    /// # Security
+    /// Constant time in x (which is then wiped, as are h, h_s and every intermediate
+    /// power; the table itself is wiped on drop).
     pub fn new<R: CryptoRng + ?Sized>(pk: &PublicKey, rng: &mut R) -> Self {
         let inner = &pk.inner;
         let x = Nonce::random(pk, rng);
         let h = {
-            let xm = BoxedMontyForm::new(x.value.clone(), &inner.params_n);
-            let mut sq = xm.square().neg().retrieve();
-            let nonce = Nonce { value: sq.clone() };
+            let mut xm = BoxedMontyForm::new(x.value.clone(), &inner.params_n);
+            let mut sq = xm.square();
+            xm.zeroize();
+            let mut neg = sq.neg();
             sq.zeroize();
-            nonce
+            let value = neg.retrieve();
+            neg.zeroize();
+            Nonce {
+                value,
+                key: inner.id,
+            }
         };
+        drop(x);
         let hs = pk.nth_power(&h);
+        drop(h);
         let exp_bits = limb_precision(inner.bits / 2);
         let windows = exp_bits.div_ceil(WINDOW) as usize;
         let one = BoxedMontyForm::one(&inner.params_n2);
@@ -103,9 +116,12 @@ impl DjnEncryptor {
                 row.push(next);
             }
             // next base = base^16
-            base = &row[TABLE - 1] * &base;
+            let next = &row[TABLE - 1] * &base;
+            let mut old = core::mem::replace(&mut base, next);
+            old.zeroize();
             table.push(row);
         }
+        base.zeroize();
         DjnEncryptor {
             pk: pk.clone(),
             exp_bits,
@@ -130,32 +146,45 @@ impl DjnEncryptor {
 
     /// Encrypts m with a fresh exponent.
     ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when m was made for another key.
+    ///
     /// # Security
     /// Constant time in m and a. See the module docs for the extra assumption.
-    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Ciphertext {
+    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Result<Ciphertext> {
         self.encrypt_with_exponent(m, &self.random_exponent(rng))
     }
 
     /// Encrypts m with the given exponent (never reuse one).
     ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when m was made for another key.
+    ///
     /// # Security
     /// Constant time in m and a.
-    pub fn encrypt_with_exponent(&self, m: &Plaintext, a: &DjnExponent) -> Ciphertext {
+    pub fn encrypt_with_exponent(&self, m: &Plaintext, a: &DjnExponent) -> Result<Ciphertext> {
+        self.pk.check_plaintext(m)?;
         let inner = &self.pk.inner;
         let mut acc = BoxedMontyForm::one(&inner.params_n2);
+        let mut sel = BoxedMontyForm::one(&inner.params_n2);
         for (i, row) in self.table.iter().enumerate() {
-            let d = nibble(&a.value, i as u32);
-            let mut sel = row[0].clone();
+            let mut d = nibble(&a.value, i as u32);
+            sel.ct_assign(&row[0], Choice::TRUE);
             for (j, entry) in row.iter().enumerate().skip(1) {
                 sel.ct_assign(entry, Choice::from_u64_eq(d, j as u64));
             }
-            acc = &acc * &sel;
+            d.zeroize();
+            let next = &acc * &sel;
+            let mut old = core::mem::replace(&mut acc, next);
+            old.zeroize();
         }
-        let x = acc.as_montgomery().rem(&inner.n);
+        sel.zeroize();
+        let x = zeroize::Zeroizing::new(acc.as_montgomery().rem(&inner.n));
         let c = self.pk.absorb_plaintext(acc.as_montgomery(), &x, &m.value);
-        Ciphertext {
+        acc.zeroize();
+        Ok(Ciphertext {
             value: BoxedMontyForm::from_montgomery(c, &inner.params_n2),
             key: inner.id,
-        }
+        })
     }
 }

@@ -1,6 +1,6 @@
 //! Encrypted numbers with a base-16 exponent, python-paillier's `EncryptedNumber`.
 
-use num_bigint::{BigInt, BigUint};
+use num_bigint::BigInt;
 use rand_core::CryptoRng;
 
 use super::{Ciphertext, PublicKey, SecretKey};
@@ -12,6 +12,12 @@ use crate::error::{Error, Result};
 /// Adding aligns exponents (the larger one is lowered by multiplying by 16^diff);
 /// multiplying by an encoded scalar adds them. Results match python-paillier 1.5 ciphertext
 /// for ciphertext (its arithmetic adds no randomness either).
+///
+/// # Security
+/// The ciphertext and the exponent are public: the methods branch on exponents and raise
+/// to the public power 16^diff in variable time, without a `_vartime` suffix for that
+/// reason. A scalar multiplication by an [`EncodedNumber`] is constant time in the
+/// scalar's value once it is a plaintext (its encoding itself is variable time).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncryptedNumber {
     /// The ciphertext.
@@ -24,7 +30,9 @@ impl EncryptedNumber {
     /// The same value with a lower exponent: c^(16^(exponent - new_exp)).
     ///
     /// # Errors
-    /// [`Error::InvalidExponent`] when `new_exp` is above the current exponent,
+    /// [`Error::InvalidExponent`] when `new_exp` is above the current exponent or when
+    /// 16^(exponent - new_exp) exceeds max_int (python-paillier refuses this too: the
+    /// factor would be reduced mod n and the result silently wrong),
     /// [`Error::KeyMismatch`].
     pub fn decrease_exponent_to(&self, pk: &PublicKey, new_exp: i32) -> Result<Self> {
         if new_exp > self.exponent {
@@ -35,12 +43,7 @@ impl EncryptedNumber {
         }
         let diff = u32::try_from(i64::from(self.exponent) - i64::from(new_exp))
             .map_err(|_| Error::InvalidExponent("exponent difference too large".into()))?;
-        if diff > 2 * crate::encoding::phe_max_abs_exponent() {
-            return Err(Error::InvalidExponent(
-                "exponent difference too large".into(),
-            ));
-        }
-        let factor = BigInt::from(BigUint::from(16u32).pow(diff));
+        let factor = BigInt::from(crate::encoding::exponent_factor(pk, diff)?);
         Ok(EncryptedNumber {
             ciphertext: pk.mul_scalar_vartime(&self.ciphertext, &factor)?,
             exponent: new_exp,
@@ -130,7 +133,7 @@ impl PublicKey {
         rng: &mut R,
     ) -> Result<EncryptedNumber> {
         Ok(EncryptedNumber {
-            ciphertext: self.encrypt(&x.to_plaintext(self)?, rng),
+            ciphertext: self.encrypt(&x.to_plaintext(self)?, rng)?,
             exponent: x.exponent(),
         })
     }

@@ -1,14 +1,15 @@
 //! Key generation: random primes of exactly half the modulus length with the top two bits
 //! set, Baillie-PSW plus FIPS 186-5 Miller-Rabin rounds, and the structural checks.
 
-use std::cell::Cell;
-
 use crypto_bigint::BoxedUint;
 use crypto_primes::fips::{FipsOptions, is_prime as fips_is_prime};
-use crypto_primes::hazmat::{SetBits, SmallFactorsSieveFactory, minimum_mr_iterations};
-use crypto_primes::{Flavor, is_prime as bpsw_is_prime, sieve_and_find};
+use crypto_primes::hazmat::{
+    SetBits, SieveFactory, SmallFactorsSieveFactory, minimum_mr_iterations,
+};
+use crypto_primes::{Flavor, is_prime as bpsw_is_prime};
 use num_bigint::BigUint;
 use rand_core::CryptoRng;
+use zeroize::Zeroizing;
 
 use super::SecretKey;
 use crate::bigint::{limb_precision, to_boxed_vartime};
@@ -59,7 +60,8 @@ pub fn mr_rounds(bits: u32) -> usize {
 }
 
 /// Baillie-PSW plus FIPS Miller-Rabin rounds with random bases (OS randomness).
-pub(crate) fn is_prime_checked(x: &BigUint) -> bool {
+/// Variable time in x: for explicit verification only (never on an ordinary key load).
+pub(crate) fn is_prime_checked_vartime(x: &BigUint) -> bool {
     let bits = u32::try_from(x.bits()).unwrap_or(u32::MAX);
     if !(2..=crate::paillier::MAX_MODULUS_BITS).contains(&bits) {
         return false;
@@ -67,36 +69,52 @@ pub(crate) fn is_prime_checked(x: &BigUint) -> bool {
     let Some(b) = to_boxed_vartime(x, limb_precision(bits)) else {
         return false;
     };
+    let b = Zeroizing::new(b);
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    bpsw_is_prime(Flavor::Any, &b)
+    bpsw_is_prime(Flavor::Any, &*b)
         && fips_is_prime(
             &mut rng,
             Flavor::Any,
-            &b,
+            &*b,
             FipsOptions::with_mr_iterations(mr_rounds(bits)),
         )
 }
 
-fn random_prime<R: CryptoRng + ?Sized>(
+/// A random prime of `bits` bits with its top two bits set, tested in variable time
+/// (sieve, Baillie-PSW, Miller-Rabin): the timing relates to the candidates, and every
+/// rejected candidate is wiped here. (crypto-primes' sieve keeps its own starting point
+/// and residues, which it does not wipe; that state is freed when the search ends.)
+fn random_prime_vartime<R: CryptoRng + ?Sized>(
     rng: &mut R,
     bits: u32,
     safe: bool,
     progress: &dyn Fn(KeygenProgress),
-) -> Result<BigUint> {
+) -> Result<Zeroizing<BoxedUint>> {
     let flavor = if safe { Flavor::Safe } else { Flavor::Any };
-    let factory = SmallFactorsSieveFactory::<BoxedUint>::new(flavor, bits, SetBits::TwoMsb)
+    let mut factory = SmallFactorsSieveFactory::<BoxedUint>::new(flavor, bits, SetBits::TwoMsb)
         .map_err(|e| Error::InvalidKey(format!("prime sieve: {e}")))?;
     let rounds = FipsOptions::with_mr_iterations(mr_rounds(bits));
-    let tested = Cell::new(0u64);
-    let found = sieve_and_find(rng, factory, |rng, cand: &BoxedUint| {
-        tested.set(tested.get() + 1);
-        progress(KeygenProgress::Candidate);
-        bpsw_is_prime(flavor, cand) && fips_is_prime(rng, flavor, cand, rounds)
-    })
-    .map_err(|e| Error::InvalidKey(format!("prime search: {e}")))?
-    .ok_or_else(|| Error::InvalidKey("prime search exhausted".into()))?;
-    progress(KeygenProgress::PrimeFound);
-    Ok(BigUint::from_bytes_be(&found.to_be_bytes()))
+    let search = |e| Error::InvalidKey(format!("prime search: {e}"));
+    // The loop of crypto-primes' `sieve_and_find`, with each candidate owned here so a
+    // rejected one can be wiped (the same draws from `rng`, so seeded keys are unchanged).
+    let mut sieve = factory
+        .make_sieve(rng, None)
+        .map_err(search)?
+        .ok_or_else(|| Error::InvalidKey("prime search exhausted".into()))?;
+    loop {
+        for cand in sieve.by_ref() {
+            let cand = Zeroizing::new(cand);
+            progress(KeygenProgress::Candidate);
+            if bpsw_is_prime(flavor, &*cand) && fips_is_prime(rng, flavor, &*cand, rounds) {
+                progress(KeygenProgress::PrimeFound);
+                return Ok(cand);
+            }
+        }
+        sieve = factory
+            .make_sieve(rng, Some(&sieve))
+            .map_err(search)?
+            .ok_or_else(|| Error::InvalidKey("prime search exhausted".into()))?;
+    }
 }
 
 /// Generates a key pair.
@@ -111,7 +129,10 @@ fn random_prime<R: CryptoRng + ?Sized>(
 /// # Security
 /// The randomness comes from `rng` (inject a seeded ChaCha for reproducible tests; use the
 /// OS RNG otherwise). Candidates are tested in variable time, as every prime generator
-/// does: the timing relates to rejected candidates, which are discarded.
+/// does (hence no `_vartime` suffix on this one entry point): the timing relates to
+/// candidates, and every rejected candidate, every rejected (p, q) pair and every
+/// temporary is wiped. The accepted p and q never pass through num-bigint: the key is
+/// built by the same constant-time derivation as a key load.
 pub fn generate_keypair<R: CryptoRng + ?Sized>(
     opts: KeygenOptions,
     rng: &mut R,
@@ -123,37 +144,20 @@ pub fn generate_keypair<R: CryptoRng + ?Sized>(
     }
     let half = opts.bits / 2;
     loop {
-        let p = random_prime(rng, half, opts.safe_primes, progress)?;
-        let q = random_prime(rng, half, opts.safe_primes, progress)?;
-        // The structural checks (p != q, distance, gcd, exact length) are cheap; primality
-        // was established above, so skip re-testing it here.
-        if structural_ok(&p, &q) {
-            return Ok(SecretKey::from_primes_unchecked(&p, &q));
+        let p = random_prime_vartime(rng, half, opts.safe_primes, progress)?;
+        let q = random_prime_vartime(rng, half, opts.safe_primes, progress)?;
+        // The structural checks (p != q, distance, gcd, exact length) are those of a key
+        // load; primality was established above. A refused pair is wiped on drop.
+        if let Ok(sk) = SecretKey::from_factors(&p, &q, None) {
+            return Ok(sk);
         }
         progress(KeygenProgress::Retry);
     }
 }
 
-fn structural_ok(p: &BigUint, q: &BigUint) -> bool {
-    use num_integer::Integer;
-    use num_traits::One;
-    if p == q || p.bits() != q.bits() {
-        return false;
-    }
-    let n = p * q;
-    if n.bits() != p.bits() + q.bits() {
-        return false;
-    }
-    let diff = if p > q { p - q } else { q - p };
-    if diff.bits() <= p.bits().saturating_sub(100) {
-        return false;
-    }
-    n.gcd(&((p - 1u32) * (q - 1u32))).is_one()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::secret_key::validate_factors;
+    use super::super::load::validate_factors_vartime;
     use super::*;
     use rand_core::SeedableRng;
 
@@ -172,7 +176,7 @@ mod tests {
         // top two bits set
         assert_eq!(&p >> 1022u32, BigUint::from(3u32));
         assert_eq!(&q >> 1022u32, BigUint::from(3u32));
-        validate_factors(&p, &q).unwrap();
+        validate_factors_vartime(&p, &q).unwrap();
     }
 
     #[test]

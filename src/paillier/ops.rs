@@ -43,7 +43,8 @@ impl PublicKey {
         Ok(self.wrap(&a.value * &b.value))
     }
 
-    /// E(a - b) = a * b^-1 mod n^2.
+    /// E(a - b) = a * b^-1 mod n^2. Variable time in b (the inversion), which is public:
+    /// ciphertexts leak nothing about their plaintexts.
     ///
     /// # Errors
     /// [`Error::KeyMismatch`] when either operand is under another key.
@@ -53,7 +54,7 @@ impl PublicKey {
         Ok(self.wrap(&a.value * &self.inverse(b)?))
     }
 
-    /// E(-a) = a^-1 mod n^2.
+    /// E(-a) = a^-1 mod n^2. Variable time in a, which is public (as [`PublicKey::sub`]).
     ///
     /// # Errors
     /// [`Error::KeyMismatch`] when a is under another key.
@@ -66,12 +67,13 @@ impl PublicKey {
     /// (rerandomize before sending if m must stay hidden from whoever knows a).
     ///
     /// # Errors
-    /// [`Error::KeyMismatch`] when a is under another key.
+    /// [`Error::KeyMismatch`] when a or m is under another key.
     ///
     /// # Security
     /// Constant time in m.
     pub fn add_plaintext(&self, a: &Ciphertext, m: &Plaintext) -> Result<Ciphertext> {
         self.check(a)?;
+        self.check_plaintext(m)?;
         let c_mont = a.value.as_montgomery();
         let x = c_mont.rem(&self.inner.n);
         let c = self.absorb_plaintext(c_mont, &x, &m.value);
@@ -127,11 +129,12 @@ impl PublicKey {
     /// E(k a) for a secret scalar k in Z_n, read as signed (python-paillier's convention).
     ///
     /// # Errors
-    /// [`Error::KeyMismatch`] when a is under another key.
+    /// [`Error::KeyMismatch`] when a or k is under another key.
     ///
     /// # Security
     /// Constant time in k: the exponent length is always bits(n).
     pub fn mul_plaintext(&self, a: &Ciphertext, k: &Plaintext) -> Result<Ciphertext> {
+        self.check_plaintext(k)?;
         self.pow_signed(a, &self.signed_plaintext(k))
     }
 
@@ -168,8 +171,10 @@ impl PublicKey {
         rng: &mut R,
     ) -> Result<Ciphertext> {
         self.check(a)?;
-        let rn = self.nth_power(&Nonce::random(self, rng));
-        Ok(self.wrap(&a.value * &rn))
+        let mut rn = self.nth_power(&Nonce::random(self, rng));
+        let out = self.wrap(&a.value * &rn);
+        zeroize::Zeroize::zeroize(&mut rn);
+        Ok(out)
     }
 
     /// E(sum_i w_i x_i) = prod_i x_i^(w_i) by one multi-exponentiation (shared squarings),
@@ -192,8 +197,9 @@ impl PublicKey {
     /// `None` for bits(n), which is always valid but slower.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`], [`Error::KeyMismatch`], or [`Error::PlaintextOutOfRange`]
-    /// when a weight exceeds the promised bound.
+    /// [`Error::LengthMismatch`], [`Error::KeyMismatch`] (a ciphertext or a weight under
+    /// another key), or [`Error::PlaintextOutOfRange`] when a weight exceeds the promised
+    /// bound.
     ///
     /// # Security
     /// Constant time in the weights; the bound check reveals only whether the promise held.
@@ -203,6 +209,9 @@ impl PublicKey {
         ws: &[Plaintext],
         bound_bits: Option<u32>,
     ) -> Result<Ciphertext> {
+        for w in ws {
+            self.check_plaintext(w)?;
+        }
         let bound = bound_bits
             .unwrap_or(self.inner.bits)
             .min(self.inner.bits)
@@ -214,7 +223,8 @@ impl PublicKey {
             for s in &signed {
                 over = over.or(s.mag.ct_lt(&limit).not());
             }
-            if bool::from(over) {
+            // Whether the caller's promise held is public by design.
+            if crate::ct::declassify(over) {
                 return Err(Error::PlaintextOutOfRange(
                     "a weight exceeds the promised bound",
                 ));

@@ -3,7 +3,7 @@
 
 use rand_core::{CryptoRng, SeedableRng};
 use rayon::prelude::*;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crypto_bigint::BoxedUint;
 use crypto_bigint::modular::BoxedMontyForm;
@@ -75,22 +75,25 @@ impl RandomnessPool {
 
     /// Computes `count` more values on all cores. Each worker gets its own ChaCha20 stream
     /// seeded from `rng`.
+    ///
+    /// # Security
+    /// The seeds live in one buffer that is wiped when the values are made, and every
+    /// ChaCha20 state is wiped on drop (the crate's `zeroize` feature).
     pub fn fill<R: CryptoRng + ?Sized>(&mut self, count: usize, rng: &mut R) {
-        let seeds: Vec<[u8; 32]> = (0..count)
-            .map(|_| {
-                let mut s = [0u8; 32];
-                rng.fill_bytes(&mut s);
-                s
-            })
-            .collect();
+        let mut seeds = Zeroizing::new(vec![[0u8; 32]; count]);
+        for s in seeds.iter_mut() {
+            rng.fill_bytes(s);
+        }
         let pk = &self.pk;
         let fresh: Vec<Item> = seeds
-            .into_par_iter()
-            .map(|mut seed| {
-                let mut child = chacha20::ChaCha20Rng::from_seed(seed);
-                seed.zeroize();
-                let rn = pk.nth_power(&Nonce::random(pk, &mut child));
+            .par_iter()
+            .map(|seed| {
+                let mut s = *seed;
+                let mut child = chacha20::ChaCha20Rng::from_seed(s);
+                s.zeroize();
+                let mut rn = pk.nth_power(&Nonce::random(pk, &mut child));
                 let rn_mont = rn.as_montgomery().clone();
+                rn.zeroize();
                 let x = rn_mont.rem(&pk.inner.n);
                 Item { rn_mont, x }
             })
@@ -114,11 +117,13 @@ impl RandomnessPool {
     /// Encrypts m with the next precomputed value (removed from the pool).
     ///
     /// # Errors
-    /// [`Error::PoolEmpty`] when no value is left.
+    /// [`Error::PoolEmpty`] when no value is left, [`Error::KeyMismatch`] when m was made
+    /// for another key.
     ///
     /// # Security
     /// Constant time in m.
     pub fn encrypt(&mut self, m: &Plaintext) -> Result<Ciphertext> {
+        self.pk.check_plaintext(m)?;
         let item = self.items.pop().ok_or(Error::PoolEmpty)?;
         let c = self.pk.absorb_plaintext(&item.rn_mont, &item.x, &m.value);
         Ok(Ciphertext {

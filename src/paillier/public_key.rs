@@ -94,6 +94,10 @@ impl PublicKey {
     /// # Errors
     /// [`Error::InvalidKey`] when n is even, smaller than [`MIN_MODULUS_BITS`], larger than
     /// [`MAX_MODULUS_BITS`], has a factor below 1000 or is a perfect square.
+    ///
+    /// # Security
+    /// Variable time in n, which is public (no `_vartime` suffix: a public key has no
+    /// secret to leak).
     pub fn from_modulus(n: &BigUint) -> Result<Self> {
         let bits = u32::try_from(n.bits()).unwrap_or(u32::MAX);
         if bits < MIN_MODULUS_BITS {
@@ -199,6 +203,24 @@ impl PublicKey {
         Ok(())
     }
 
+    /// Checks that a plaintext belongs to this key.
+    ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when it was made for another key.
+    pub fn check_plaintext(&self, m: &Plaintext) -> Result<()> {
+        if m.key != self.inner.id {
+            return Err(Error::KeyMismatch);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_nonce(&self, r: &Nonce) -> Result<()> {
+        if r.key != self.inner.id {
+            return Err(Error::KeyMismatch);
+        }
+        Ok(())
+    }
+
     /// Validates a ciphertext value arriving from outside: 0 < c < n^2 and gcd(c, n) = 1.
     ///
     /// Variable time in c, which is public.
@@ -224,6 +246,7 @@ impl PublicKey {
     }
 
     /// Validates a big-endian ciphertext (any width up to the key's ciphertext width).
+    /// Variable time in the (public) ciphertext, as [`PublicKey::ciphertext_from_biguint`].
     ///
     /// # Errors
     /// [`Error::InvalidCiphertext`] or [`Error::Malformed`] for a wrong length.
@@ -240,32 +263,52 @@ impl PublicKey {
 
     /// Standard Paillier encryption, c = (1 + n)^m * r^n mod n^2, with r uniform in Z*_n.
     ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when m was made for another key.
+    ///
     /// # Security
     /// Constant time in m and r (Montgomery exponentiation with the public exponent n).
-    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Ciphertext {
+    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Result<Ciphertext> {
+        self.check_plaintext(m)?;
         let r = Nonce::random(self, rng);
-        self.encrypt_with_nonce(m, &r)
+        Ok(self.encrypt_with_nonce_unchecked(m, &r))
     }
 
     /// Encryption with caller-chosen randomness r (which must stay secret and never be reused).
     ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when m or r was made for another key.
+    ///
     /// # Security
     /// Constant time in m and r.
-    pub fn encrypt_with_nonce(&self, m: &Plaintext, r: &Nonce) -> Ciphertext {
-        let rn = self.nth_power(r);
-        let x = rn.as_montgomery().rem(&self.inner.n);
+    pub fn encrypt_with_nonce(&self, m: &Plaintext, r: &Nonce) -> Result<Ciphertext> {
+        if m.key != self.inner.id || r.key != self.inner.id {
+            return Err(crate::Error::KeyMismatch);
+        }
+        Ok(self.encrypt_with_nonce_unchecked(m, r))
+    }
+
+    /// [`PublicKey::encrypt_with_nonce`] for a plaintext and nonce already checked.
+    pub(crate) fn encrypt_with_nonce_unchecked(&self, m: &Plaintext, r: &Nonce) -> Ciphertext {
+        let mut rn = self.nth_power(r);
+        let x = zeroize::Zeroizing::new(rn.as_montgomery().rem(&self.inner.n));
         let c = self.absorb_plaintext(rn.as_montgomery(), &x, &m.value);
+        zeroize::Zeroize::zeroize(&mut rn);
         Ciphertext {
             value: BoxedMontyForm::from_montgomery(c, &self.inner.params_n2),
             key: self.inner.id,
         }
     }
 
-    /// r^n mod n^2 in Montgomery form (constant time in r).
+    /// r^n mod n^2 in Montgomery form (constant time in r; the caller wipes the result).
     pub(crate) fn nth_power(&self, r: &Nonce) -> BoxedMontyForm {
+        use zeroize::Zeroize;
         let inner = &self.inner;
         let wide = crate::bigint::resize(&r.value, inner.prec_n2);
-        BoxedMontyForm::new(wide, &inner.params_n2).pow_bounded_exp(inner.n.as_ref(), inner.bits)
+        let mut rf = BoxedMontyForm::new(wide, &inner.params_n2);
+        let out = rf.pow_bounded_exp(inner.n.as_ref(), inner.bits);
+        rf.zeroize();
+        out
     }
 
     /// Given `c_mont` = c * R mod n^2 (Montgomery form of a ciphertext or of r^n) and
@@ -279,13 +322,20 @@ impl PublicKey {
         x: &BoxedUint,
         m: &BoxedUint,
     ) -> BoxedUint {
+        use zeroize::Zeroize;
         let inner = &self.inner;
         // mont_n(m R, x) = m * x = m * c * R mod n: the Montgomery form of m * c.
-        let m_mont = BoxedMontyForm::new(m.clone(), &inner.params_n);
-        let x_form = BoxedMontyForm::from_montgomery(x.clone(), &inner.params_n);
-        let u = (m_mont * x_form).as_montgomery().clone();
-        let nu = inner.n.as_ref().concatenating_mul(&u);
-        c_mont.add_mod(&nu, &inner.n2)
+        // Every intermediate depends on m and is wiped.
+        let mut m_mont = BoxedMontyForm::new(m.clone(), &inner.params_n);
+        let mut x_form = BoxedMontyForm::from_montgomery(x.clone(), &inner.params_n);
+        let mut prod = m_mont.clone() * &x_form;
+        m_mont.zeroize();
+        x_form.zeroize();
+        let mut nu = inner.n.as_ref().concatenating_mul(prod.as_montgomery());
+        prod.zeroize();
+        let out = c_mont.add_mod(&nu, &inner.n2);
+        nu.zeroize();
+        out
     }
 
     /// The ciphertext 1 (an encryption of zero with r = 1), for folds.

@@ -1,19 +1,18 @@
 //! The Paillier secret key: CRT decryption and key-owner encryption, in constant time.
+//! Building a key from its factors is in `load.rs`.
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
-use crypto_bigint::{BoxedUint, ConcatenatingMul, Odd};
+use crypto_bigint::{BoxedUint, Choice, ConcatenatingMul, Odd};
 use num_bigint::BigUint;
-use num_integer::Integer;
-use num_traits::One;
 use rand_core::CryptoRng;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{Ciphertext, Nonce, Plaintext, PublicKey};
-use crate::bigint::{limb_precision, resize, to_biguint_vartime, to_boxed_vartime};
-use crate::error::{Error, Result};
+use crate::bigint::{ct_take, resize, to_biguint_vartime};
+use crate::error::Result;
 
-/// Precomputed constants for one prime factor (p or q).
-#[derive(Zeroize)]
+/// Precomputed constants for one prime factor (p or q), wiped on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct PrimePart {
     pub(crate) bits: u32,
     pub(crate) prec: u32,
@@ -40,25 +39,36 @@ pub(crate) struct PrimePart {
 }
 
 impl PrimePart {
-    fn new(p_big: &BigUint, n_big: &BigUint) -> Self {
-        let bits = u32::try_from(p_big.bits()).unwrap_or(u32::MAX);
-        let prec = limb_precision(bits);
-        // Fits by construction of prec; p is odd (checked by the caller).
-        let p = to_boxed_vartime(p_big, prec).expect("p fits");
+    /// The constants for prime p (with the other prime q, of the same precision), all
+    /// derived with crypto-bigint's constant-time operations: Montgomery parameters,
+    /// 2-adic inverse, safegcd inversion. The choice is false when p is even or
+    /// (p-1) q is not invertible mod p (then the values are placeholders to discard).
+    ///
+    /// # Security
+    /// Constant time in p and q, except for one branch inside crypto-bigint's
+    /// `BoxedMontyParams::new` on whether R mod p = p - 1 (true for no prime p of the sizes
+    /// we accept; the valgrind harness suppresses that one report by name).
+    pub(crate) fn new(p: &BoxedUint, q: &BoxedUint, bits: u32) -> (Self, Choice) {
+        let prec = p.bits_precision();
+        // For an even p the placeholder 1 is used (and the key refused).
+        let (p_odd, mut ok) = ct_take(Odd::new(p.clone()));
+        let p = p_odd.as_ref().clone();
         let pp = p.concatenating_mul(&p);
-        let params_p = BoxedMontyParams::new(Odd::new(p.clone()).expect("p is odd"));
-        let params_pp = BoxedMontyParams::new(Odd::new(pp.clone()).expect("p^2 is odd"));
+        // p^2 is odd when p is.
+        let (pp_odd, _) = ct_take(Odd::new(pp.clone()));
+        let params_p = BoxedMontyParams::new(p_odd);
+        let params_pp = BoxedMontyParams::new(pp_odd);
         let pm1 = p.wrapping_sub(BoxedUint::one_with_precision(prec));
         let (p_inv_2k, _) = p.invert_mod2k(prec);
         // g^(p-1) mod p^2 with g = n + 1 is 1 + (p-1) n mod p^2, so L_p of it is
-        // ((p-1) n / p) mod p = (p-1) q mod p. Computed once, at load, with num-bigint.
-        let q_big = n_big / p_big;
-        let lp = ((p_big - 1u32) * &q_big) % p_big;
-        let hp_big = lp
-            .modinv(p_big)
-            .expect("(p-1) q is invertible mod p since p does not divide q");
-        let hp = BoxedMontyForm::new(to_boxed_vartime(&hp_big, prec).expect("h_p < p"), &params_p);
-        PrimePart {
+        // ((p-1) n / p) mod p = (p-1) q mod p = -q mod p; h_p is its inverse.
+        let mut qf = BoxedMontyForm::new(q.clone(), &params_p);
+        let mut lp = qf.neg();
+        qf.zeroize();
+        let (hp, inverted) = ct_take(lp.invert());
+        lp.zeroize();
+        ok = ok.and(inverted);
+        let part = PrimePart {
             bits,
             prec,
             p,
@@ -70,37 +80,53 @@ impl PrimePart {
             r_pp: radix_form(&params_pp),
             params_p,
             params_pp,
-        }
+        };
+        (part, ok)
     }
 
-    /// m_p = L_p(c^(p-1) mod p^2) * h_p mod p. Constant time.
+    /// m_p = L_p(c^(p-1) mod p^2) * h_p mod p. Constant time; intermediates are wiped.
     fn half_decrypt(&self, c: &BoxedUint) -> BoxedUint {
-        let x = reduce(c, &self.params_pp, &self.r_pp)
-            .pow_bounded_exp(&self.pm1, self.bits)
-            .retrieve();
+        let mut xf = reduce(c, &self.params_pp, &self.r_pp).pow_bounded_exp(&self.pm1, self.bits);
+        let x = Zeroizing::new(xf.retrieve());
+        xf.zeroize();
         // x = 1 + L p with L < p: the exact quotient is (x - 1) * p^-1 mod 2^prec.
-        let xm1 = x.wrapping_sub(BoxedUint::one_with_precision(x.bits_precision()));
+        let xm1 = Zeroizing::new(x.wrapping_sub(BoxedUint::one_with_precision(x.bits_precision())));
         let l = resize(&xm1, self.prec).wrapping_mul(&self.p_inv_2k);
-        (BoxedMontyForm::new(l, &self.params_p) * &self.hp).retrieve()
+        let mut lf = BoxedMontyForm::new(l, &self.params_p) * &self.hp;
+        let m = lf.retrieve();
+        lf.zeroize();
+        m
     }
 
-    /// A uniform n-th residue modulo p^2 and g^m mod p^2, multiplied. Constant time.
+    /// A uniform n-th residue modulo p^2 and g^m mod p^2, multiplied. Constant time;
+    /// intermediates are wiped.
     ///
     /// The n-th residues modulo p^2 form the subgroup of order p - 1; u -> u^p maps
     /// Z*_p onto it uniformly, so (u mod p)^p has the distribution of r^n mod p^2.
     fn half_encrypt(&self, m: &BoxedUint, q_mod_p: &BoxedMontyForm, r: &BoxedUint) -> BoxedUint {
         let wide = self.pp.bits_precision();
         // g^m = 1 + m n = 1 + p (m q mod p)  (mod p^2)
-        let m_p = reduce(m, &self.params_p, &self.r_p);
-        let a = (m_p * q_mod_p).retrieve();
+        let mut m_p = reduce(m, &self.params_p, &self.r_p);
+        let mut mq = m_p.clone() * q_mod_p;
+        m_p.zeroize();
+        let a = Zeroizing::new(mq.retrieve());
+        mq.zeroize();
         let gm = self
             .p
-            .concatenating_mul(&a)
+            .concatenating_mul(&*a)
             .wrapping_add(BoxedUint::one_with_precision(wide));
         // u = r mod p, then lifted to p^2's precision (u < p < p^2).
-        let u = resize(&reduce(r, &self.params_p, &self.r_p).retrieve(), wide);
-        let s = BoxedMontyForm::new(u, &self.params_pp).pow_bounded_exp(&self.p, self.bits);
-        (BoxedMontyForm::new(gm, &self.params_pp) * s).retrieve()
+        let mut uf = reduce(r, &self.params_p, &self.r_p);
+        let u = resize(&Zeroizing::new(uf.retrieve()), wide);
+        uf.zeroize();
+        let mut s = BoxedMontyForm::new(u, &self.params_pp).pow_bounded_exp(&self.p, self.bits);
+        let mut gmf = BoxedMontyForm::new(gm, &self.params_pp);
+        let mut c = gmf.clone() * &s;
+        gmf.zeroize();
+        s.zeroize();
+        let out = c.retrieve();
+        c.zeroize();
+        out
     }
 }
 
@@ -113,40 +139,48 @@ fn radix_form(params: &BoxedMontyParams) -> BoxedMontyForm {
 /// x = hi R + lo, so [x] = [hi] [R] + [lo]. Constant time.
 fn reduce(x: &BoxedUint, params: &BoxedMontyParams, r_form: &BoxedMontyForm) -> BoxedMontyForm {
     let k = params.bits_precision();
-    let wide = resize(x, 2 * k);
+    let wide = Zeroizing::new(resize(x, 2 * k));
     let lo = resize(&wide, k);
     // The shift amount is public.
-    let hi = resize(&wide.wrapping_shr_vartime(k), k);
-    BoxedMontyForm::new(hi, params) * r_form + BoxedMontyForm::new(lo, params)
+    let hi = resize(&Zeroizing::new(wide.wrapping_shr_vartime(k)), k);
+    let mut hf = BoxedMontyForm::new(hi, params) * r_form;
+    let mut lf = BoxedMontyForm::new(lo, params);
+    let out = hf.clone() + &lf;
+    hf.zeroize();
+    lf.zeroize();
+    out
 }
 
 /// A Paillier secret key: the factors p and q with every constant CRT decryption needs
-/// (lambda = lcm(p-1, q-1), mu = lambda^-1 mod n, h_p, h_q, q^-1 mod p, (q^2)^-1 mod p^2).
+/// (h_p, h_q, q^-1 mod p, (q^2)^-1 mod p^2), and phi = (p-1)(q-1) with mu = phi^-1 mod n
+/// for the textbook cross-check.
 ///
 /// # Security
 /// - Not `Clone` and not `Copy`; its `Debug` is redacted.
 /// - Every operation on it is constant time (crypto-bigint Montgomery arithmetic with
-///   public exponent lengths); checked under valgrind in CI (`tests/ct/`).
+///   public exponent lengths), and so is building it from its factors (see
+///   [`SecretKey::from_be_bytes`]); checked under valgrind in CI (`tests/ct/`).
 /// - Zeroized on drop, with one exception we cannot reach: crypto-bigint 0.7's
 ///   `BoxedMontyParams` (the Montgomery constants for p, q, p^2 and q^2, held behind an
 ///   `Arc`) implements no `Zeroize`, so those copies of the moduli are freed unwiped.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct SecretKey {
     #[zeroize(skip)]
-    pk: PublicKey,
+    pub(crate) pk: PublicKey,
     pub(crate) p: PrimePart,
     pub(crate) q: PrimePart,
     /// q^-1 mod p (Montgomery form mod p), for the plaintext CRT.
-    q_inv_p: BoxedMontyForm,
+    pub(crate) q_inv_p: BoxedMontyForm,
     /// q mod p (Montgomery form mod p) and p mod q, for g^m in key-owner encryption.
-    q_mod_p: BoxedMontyForm,
-    p_mod_q: BoxedMontyForm,
+    pub(crate) q_mod_p: BoxedMontyForm,
+    pub(crate) p_mod_q: BoxedMontyForm,
     /// (q^2)^-1 mod p^2 (Montgomery form mod p^2), for the ciphertext CRT.
-    qq_inv_pp: BoxedMontyForm,
-    /// lambda = lcm(p-1, q-1) and mu = lambda^-1 mod n (textbook decryption).
-    lambda: BoxedUint,
-    mu: BoxedMontyForm,
-    n_inv_2k: BoxedUint,
+    pub(crate) qq_inv_pp: BoxedMontyForm,
+    /// phi = (p-1)(q-1) and mu = phi^-1 mod n (textbook decryption: any multiple of
+    /// lambda works, and phi = n - p - q + 1 needs no gcd or division to derive).
+    pub(crate) phi: BoxedUint,
+    pub(crate) mu: BoxedMontyForm,
+    pub(crate) n_inv_2k: BoxedUint,
 }
 
 impl core::fmt::Debug for SecretKey {
@@ -159,73 +193,6 @@ impl core::fmt::Debug for SecretKey {
 }
 
 impl SecretKey {
-    /// Builds and validates a secret key from its factors.
-    ///
-    /// Checks: p and q prime (Baillie-PSW plus Miller-Rabin rounds with random bases),
-    /// p != q, equal bit lengths, n = pq of at least [`super::MIN_MODULUS_BITS`] bits with
-    /// exactly bits(p) + bits(q) bits, |p - q| > 2^(bits(p) - 100), gcd(n, (p-1)(q-1)) = 1.
-    ///
-    /// # Errors
-    /// [`Error::InvalidKey`] naming the failed check.
-    pub fn from_primes(p: &BigUint, q: &BigUint) -> Result<Self> {
-        validate_factors(p, q)?;
-        Ok(Self::from_primes_unchecked(p, q))
-    }
-
-    /// Builds the key from factors already validated (key generation).
-    pub(crate) fn from_primes_unchecked(p_big: &BigUint, q_big: &BigUint) -> Self {
-        let n_big = p_big * q_big;
-        let pk = PublicKey::from_modulus_unchecked(&n_big);
-        let p = PrimePart::new(p_big, &n_big);
-        let q = PrimePart::new(q_big, &n_big);
-        // Public-key-sized constants derived with num-bigint at load time.
-        let q_inv_p_big = q_big.modinv(p_big).expect("q invertible mod p");
-        let q_inv_p = BoxedMontyForm::new(
-            to_boxed_vartime(&q_inv_p_big, p.prec).expect("fits"),
-            &p.params_p,
-        );
-        let q_mod_p = BoxedMontyForm::new(
-            to_boxed_vartime(&(q_big % p_big), p.prec).expect("fits"),
-            &p.params_p,
-        );
-        let p_mod_q = BoxedMontyForm::new(
-            to_boxed_vartime(&(p_big % q_big), q.prec).expect("fits"),
-            &q.params_p,
-        );
-        let pp_big = p_big * p_big;
-        let qq_big = q_big * q_big;
-        let qq_inv_pp_big = (&qq_big % &pp_big)
-            .modinv(&pp_big)
-            .expect("q^2 invertible mod p^2");
-        let qq_inv_pp = BoxedMontyForm::new(
-            to_boxed_vartime(&qq_inv_pp_big, 2 * p.prec).expect("fits"),
-            &p.params_pp,
-        );
-        let lambda_big = (p_big - 1u32).lcm(&(q_big - 1u32));
-        let mu_big = (&lambda_big % &n_big)
-            .modinv(&n_big)
-            .expect("gcd(n, phi) = 1");
-        let prec_n = pk.inner.prec_n;
-        let lambda = to_boxed_vartime(&lambda_big, prec_n).expect("fits");
-        let mu = BoxedMontyForm::new(
-            to_boxed_vartime(&mu_big, prec_n).expect("fits"),
-            &pk.inner.params_n,
-        );
-        let (n_inv_2k, _) = pk.inner.n.as_ref().invert_mod2k(prec_n);
-        SecretKey {
-            pk,
-            p,
-            q,
-            q_inv_p,
-            q_mod_p,
-            p_mod_q,
-            qq_inv_pp,
-            lambda,
-            mu,
-            n_inv_2k,
-        }
-    }
-
     /// The public key.
     pub fn public_key(&self) -> &PublicKey {
         &self.pk
@@ -235,6 +202,15 @@ impl SecretKey {
     /// secret in a num-bigint value, which does not zeroize.
     pub fn primes_vartime(&self) -> (BigUint, BigUint) {
         (to_biguint_vartime(&self.p.p), to_biguint_vartime(&self.q.p))
+    }
+
+    /// The factors (p, q) as fixed-width big-endian bytes (each prime's limb precision),
+    /// wiped on drop. Constant time.
+    pub fn primes_be_bytes(&self) -> (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>) {
+        (
+            Zeroizing::new(self.p.p.to_be_bytes().into_vec()),
+            Zeroizing::new(self.q.p.to_be_bytes().into_vec()),
+        )
     }
 
     /// CRT decryption: m_p = L_p(c^(p-1) mod p^2) h_p mod p, likewise for q, recombined.
@@ -251,20 +227,30 @@ impl SecretKey {
 
     fn decrypt_raw(&self, c: &BoxedUint) -> Plaintext {
         let m_p = self.p.half_decrypt(c);
-        let m_q = self.q.half_decrypt(c);
+        let m_q = Zeroizing::new(self.q.half_decrypt(c));
         // m = m_q + q ((m_p - m_q) q^-1 mod p)
         // p and q have equal sizes, so m_q < q < R_p and Montgomery conversion reduces it.
-        let diff = BoxedMontyForm::new(m_p, &self.p.params_p)
-            - BoxedMontyForm::new(resize(&m_q, self.p.prec), &self.p.params_p);
-        let t = (diff * &self.q_inv_p).retrieve();
+        let mut mpf = BoxedMontyForm::new(m_p, &self.p.params_p);
+        let mut mqf = BoxedMontyForm::new(resize(&m_q, self.p.prec), &self.p.params_p);
+        let mut diff = mpf.clone() - &mqf;
+        mpf.zeroize();
+        mqf.zeroize();
+        let mut tf = diff.clone() * &self.q_inv_p;
+        diff.zeroize();
+        let t = Zeroizing::new(tf.retrieve());
+        tf.zeroize();
         let prec_n = self.pk.inner.prec_n;
-        let qt = resize(&self.q.p.concatenating_mul(&t), prec_n);
+        let qt = Zeroizing::new(resize(
+            &Zeroizing::new(self.q.p.concatenating_mul(&*t)),
+            prec_n,
+        ));
         Plaintext {
-            value: qt.wrapping_add(resize(&m_q, prec_n)),
+            value: qt.wrapping_add(&*Zeroizing::new(resize(&m_q, prec_n))),
+            key: self.pk.inner.id,
         }
     }
 
-    /// Textbook decryption m = L(c^lambda mod n^2) * mu mod n: about four times slower than
+    /// Textbook decryption m = L(c^phi mod n^2) * mu mod n: about four times slower than
     /// [`SecretKey::decrypt`]; a cross-check.
     ///
     /// # Errors
@@ -275,42 +261,70 @@ impl SecretKey {
     pub fn decrypt_textbook(&self, c: &Ciphertext) -> Result<Plaintext> {
         self.pk.check(c)?;
         let inner = &self.pk.inner;
-        let x = c.value.pow_bounded_exp(&self.lambda, inner.bits).retrieve();
-        let xm1 = x.wrapping_sub(BoxedUint::one_with_precision(inner.prec_n2));
+        let mut xf = c.value.pow_bounded_exp(&self.phi, inner.bits);
+        let x = Zeroizing::new(xf.retrieve());
+        xf.zeroize();
+        let xm1 = Zeroizing::new(x.wrapping_sub(BoxedUint::one_with_precision(inner.prec_n2)));
         let l = resize(&xm1, inner.prec_n).wrapping_mul(&self.n_inv_2k);
-        let m = (BoxedMontyForm::new(l, &inner.params_n) * &self.mu).retrieve();
-        Ok(Plaintext { value: m })
+        let mut mf = BoxedMontyForm::new(l, &inner.params_n) * &self.mu;
+        let m = mf.retrieve();
+        mf.zeroize();
+        Ok(Plaintext {
+            value: m,
+            key: inner.id,
+        })
     }
 
     /// Key-owner encryption by CRT: g^m s_p mod p^2 and g^m s_q mod q^2 with half-length
     /// exponents, recombined modulo n^2. The result has the distribution of a public-key
     /// encryption (a uniform n-th residue times g^m), at about a quarter of the cost.
     ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when m was made for another key.
+    ///
     /// # Security
     /// Constant time in m, r and the key.
-    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Ciphertext {
+    pub fn encrypt<R: CryptoRng + ?Sized>(&self, m: &Plaintext, rng: &mut R) -> Result<Ciphertext> {
+        self.pk.check_plaintext(m)?;
         let r = Nonce::random(&self.pk, rng);
-        self.encrypt_with_nonce(m, &r)
+        Ok(self.encrypt_crt(m, &r))
     }
 
     /// Key-owner encryption with caller-supplied randomness (see [`SecretKey::encrypt`]).
     /// The ciphertext differs from `PublicKey::encrypt_with_nonce` with the same r, but has
     /// the same distribution.
     ///
+    /// # Errors
+    /// [`Error::KeyMismatch`] when m or r was made for another key.
+    ///
     /// # Security
     /// Constant time in m, r and the key.
-    pub fn encrypt_with_nonce(&self, m: &Plaintext, r: &Nonce) -> Ciphertext {
+    pub fn encrypt_with_nonce(&self, m: &Plaintext, r: &Nonce) -> Result<Ciphertext> {
+        self.pk.check_plaintext(m)?;
+        self.pk.check_nonce(r)?;
+        Ok(self.encrypt_crt(m, r))
+    }
+
+    /// The CRT encryption itself (key checked by the callers).
+    pub(crate) fn encrypt_crt(&self, m: &Plaintext, r: &Nonce) -> Ciphertext {
         let c_p = self.p.half_encrypt(&m.value, &self.q_mod_p, &r.value);
-        let c_q = self.q.half_encrypt(&m.value, &self.p_mod_q, &r.value);
+        let c_q = Zeroizing::new(self.q.half_encrypt(&m.value, &self.p_mod_q, &r.value));
         // c = c_q + q^2 ((c_p - c_q) (q^2)^-1 mod p^2)   (mod n^2)
         // c_q < q^2 < R_{p^2} (equal sizes): Montgomery conversion reduces it mod p^2.
         let wide_p = self.p.pp.bits_precision();
-        let diff = BoxedMontyForm::new(c_p, &self.p.params_pp)
-            - BoxedMontyForm::new(resize(&c_q, wide_p), &self.p.params_pp);
-        let t = (diff * &self.qq_inv_pp).retrieve();
+        let mut cpf = BoxedMontyForm::new(c_p, &self.p.params_pp);
+        let mut cqf = BoxedMontyForm::new(resize(&c_q, wide_p), &self.p.params_pp);
+        let mut diff = cpf.clone() - &cqf;
+        cpf.zeroize();
+        cqf.zeroize();
+        let mut tf = diff.clone() * &self.qq_inv_pp;
+        diff.zeroize();
+        let t = Zeroizing::new(tf.retrieve());
+        tf.zeroize();
         let prec_n2 = self.pk.inner.prec_n2;
-        let c =
-            resize(&self.q.pp.concatenating_mul(&t), prec_n2).wrapping_add(resize(&c_q, prec_n2));
+        let qqt = Zeroizing::new(self.q.pp.concatenating_mul(&*t));
+        let cq_wide = Zeroizing::new(resize(&c_q, prec_n2));
+        let c = Zeroizing::new(resize(&qqt, prec_n2)).wrapping_add(&*cq_wide);
         Ciphertext {
             value: BoxedMontyForm::new(c, &self.pk.inner.params_n2),
             key: self.pk.inner.id,
@@ -319,8 +333,9 @@ impl SecretKey {
 
     #[doc(hidden)]
     /// Address and length of every secret limb buffer this key owns (p, q, p^2, q^2, p-1,
-    /// q-1, the 2-adic inverses, h_p, h_q, the CRT constants, lambda and mu, and the moduli
-    /// inside the Montgomery parameters), for the valgrind constant-time harness.
+    /// q-1, the 2-adic inverses, h_p, h_q, the Montgomery radixes, the CRT constants, phi
+    /// and mu, and the modulus, R and R^2 inside each Montgomery parameter set), for the
+    /// valgrind constant-time harness.
     pub fn secret_regions(&self) -> Vec<(usize, usize)> {
         fn reg(x: &BoxedUint) -> (usize, usize) {
             let w = x.as_words();
@@ -334,8 +349,12 @@ impl SecretKey {
             v.push(reg(part.hp.as_montgomery()));
             v.push(reg(part.r_p.as_montgomery()));
             v.push(reg(part.r_pp.as_montgomery()));
-            v.push(reg(part.params_p.modulus().as_ref()));
-            v.push(reg(part.params_pp.modulus().as_ref()));
+            for params in [&part.params_p, &part.params_pp] {
+                let mp = params.as_ref();
+                v.push(reg(params.modulus().as_ref()));
+                v.push(reg(mp.one()));
+                v.push(reg(mp.r2()));
+            }
         }
         for x in [
             &self.q_inv_p,
@@ -346,50 +365,7 @@ impl SecretKey {
         ] {
             v.push(reg(x.as_montgomery()));
         }
-        v.push(reg(&self.lambda));
+        v.push(reg(&self.phi));
         v
     }
-}
-
-/// The checks `SecretKey::from_primes` makes (also used by key generation's tests).
-pub(crate) fn validate_factors(p: &BigUint, q: &BigUint) -> Result<()> {
-    let bad = |m: &str| Err(Error::InvalidKey(m.to_string()));
-    if p == q {
-        return bad("p = q");
-    }
-    let (bp, bq) = (p.bits(), q.bits());
-    if bp != bq {
-        return bad(&format!("p and q have unequal sizes ({bp} and {bq} bits)"));
-    }
-    let n = p * q;
-    let nbits = u32::try_from(n.bits()).unwrap_or(u32::MAX);
-    if nbits < super::MIN_MODULUS_BITS {
-        return bad(&format!(
-            "n has {nbits} bits; at least {} are required",
-            super::MIN_MODULUS_BITS
-        ));
-    }
-    if nbits > super::MAX_MODULUS_BITS {
-        return bad(&format!(
-            "n has {nbits} bits; at most {} are supported",
-            super::MAX_MODULUS_BITS
-        ));
-    }
-    if u64::from(nbits) != bp + bq {
-        return bad("n = pq is shorter than bits(p) + bits(q)");
-    }
-    let diff = if p > q { p - q } else { q - p };
-    if diff.bits() <= bp.saturating_sub(100) {
-        return bad("|p - q| <= 2^(bits(p) - 100): n could be factored by Fermat's method");
-    }
-    for (name, x) in [("p", p), ("q", q)] {
-        if !super::keygen::is_prime_checked(x) {
-            return bad(&format!("{name} is not prime"));
-        }
-    }
-    let phi = (p - 1u32) * (q - 1u32);
-    if !n.gcd(&phi).is_one() {
-        return bad("gcd(n, (p-1)(q-1)) != 1");
-    }
-    Ok(())
 }

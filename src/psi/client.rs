@@ -384,7 +384,8 @@ impl ClientAwaitResponse {
                 }
                 let pk = pk.ok_or_else(|| PsiError::Malformed("no Paillier key".into()))?;
                 let cts = unwrap_values(&pk, &response.values, &outputs, &matches)?;
-                let mut sum = pk.encrypt_with_nonce(&Plaintext::from_u64(&pk, 0), &one_nonce(&pk)?);
+                let mut sum =
+                    pk.encrypt_with_nonce(&Plaintext::from_u64(&pk, 0), &one_nonce(&pk)?)?;
                 for c in &cts {
                     sum = pk.add(&sum, c)?;
                 }

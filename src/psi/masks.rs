@@ -10,6 +10,7 @@ use crate::paillier::{Plaintext, PublicKey};
 pub(crate) fn uniform<R: CryptoRng + ?Sized>(pk: &PublicKey, rng: &mut R) -> Plaintext {
     Plaintext {
         value: BoxedUint::random_mod_vartime(rng, &pk.inner.n),
+        key: pk.inner.id,
     }
 }
 
@@ -28,7 +29,10 @@ pub(crate) fn uniform_below_top<R: CryptoRng + ?Sized>(
     loop {
         let r = BoxedUint::random_mod_vartime(rng, &pk.inner.n);
         if bool::from(r.ct_lt(&top)) {
-            return Plaintext { value: r };
+            return Plaintext {
+                value: r,
+                key: pk.inner.id,
+            };
         }
     }
 }
@@ -39,6 +43,7 @@ pub(crate) fn sub_multiple(pk: &PublicKey, a: &Plaintext, k: u64, b: &Plaintext)
     let kb = k.value.mul_mod(&b.value, &pk.inner.n);
     Plaintext {
         value: a.value.sub_mod(&kb, &pk.inner.n),
+        key: pk.inner.id,
     }
 }
 

@@ -174,10 +174,11 @@ impl OprfKey {
         let mut dst = b"DeriveKeyPair".to_vec();
         dst.extend_from_slice(RFC_CONTEXT);
         for counter in 0u8..=255 {
-            let sk = hash_to_scalar(&[seed, &info_len.to_be_bytes(), info, &[counter]], &dst)?;
+            let mut sk = hash_to_scalar(&[seed, &info_len.to_be_bytes(), info, &[counter]], &dst)?;
             if !bool::from(sk.ct_eq(&Scalar::ZERO)) {
                 return Ok(Self { sk });
             }
+            sk.zeroize();
         }
         Err(PsiError::InvalidInput(
             "DeriveKeyPair: no non-zero scalar".into(),
@@ -199,10 +200,11 @@ impl OprfKey {
     ///
     /// Uses curve25519-dalek's batch "double and compress" on (skS / 2) * P, which shares
     /// one field inversion across the batch instead of an inverse square root per point.
-    /// Constant time in skS and the points.
+    /// Constant time in skS and the points; skS / 2 is wiped after use.
     pub fn blind_evaluate_batch_compressed(&self, points: &[RistrettoPoint]) -> Vec<[u8; 32]> {
-        let half = self.sk * Scalar::from(2u8).invert();
+        let mut half = self.sk * Scalar::from(2u8).invert();
         let halves: Vec<RistrettoPoint> = points.iter().map(|p| p * half).collect();
+        half.zeroize();
         RistrettoPoint::double_and_compress_batch(&halves)
             .into_iter()
             .map(|c| c.to_bytes())
@@ -299,8 +301,11 @@ impl Blind {
     }
 
     /// RFC 9497 `Finalize`: unblinds the server's evaluation and hashes it with the input.
+    /// r^-1 is wiped after use.
     pub fn finalize(self, input: &[u8], evaluated: &RistrettoPoint) -> [u8; 64] {
-        let n = evaluated * self.r.invert();
+        let mut r_inv = self.r.invert();
+        let n = evaluated * r_inv;
+        r_inv.zeroize();
         finalize_element(input, &n.compress().to_bytes())
     }
 

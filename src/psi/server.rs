@@ -142,7 +142,7 @@ impl Server {
                 let pk = sk.public_key();
                 let ms: Vec<Plaintext> =
                     values.iter().map(|&v| Plaintext::from_u64(pk, v)).collect();
-                sk.encrypt_batch(&ms, rng)
+                sk.encrypt_batch(&ms, rng)?
             }
             (true, _, _) => {
                 return Err(PsiError::InvalidInput(format!(

@@ -178,10 +178,10 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         let pk = sk.public_key();
         let m = Plaintext::from_u64(pk, rng.next_u64());
         let encrypt_ms = time_ms(1.0, || {
-            std::hint::black_box(pk.encrypt(&m, &mut rng));
+            std::hint::black_box(pk.encrypt(&m, &mut rng).ok());
         });
         let encrypt_owner_ms = time_ms(1.0, || {
-            std::hint::black_box(sk.encrypt(&m, &mut rng));
+            std::hint::black_box(sk.encrypt(&m, &mut rng).ok());
         });
         // Pooled: fill (off-line, all cores) then time only the on-line encryption.
         let mut pool = RandomnessPool::new(pk);
@@ -196,10 +196,10 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         let encrypt_pooled_ms = median(pooled);
         let djn = DjnEncryptor::new(pk, &mut rng);
         let encrypt_djn_ms = time_ms(1.0, || {
-            std::hint::black_box(djn.encrypt(&m, &mut rng));
+            std::hint::black_box(djn.encrypt(&m, &mut rng).ok());
         });
-        let c1 = pk.encrypt(&m, &mut rng);
-        let c2 = pk.encrypt(&m, &mut rng);
+        let c1 = pk.encrypt(&m, &mut rng)?;
+        let c2 = pk.encrypt(&m, &mut rng)?;
         let decrypt_ms = time_ms(1.0, || {
             std::hint::black_box(sk.decrypt(&c1).ok());
         });
@@ -212,7 +212,7 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         });
         let cts: Vec<_> = (0..16)
             .map(|i| pk.encrypt(&Plaintext::from_u64(pk, i), &mut rng))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let ws: Vec<i64> = (0..16).map(|_| rng.next_u64() as i64).collect();
         let dot16_ms = time_ms(1.0, || {
             std::hint::black_box(pk.dot_i64(&cts, &ws).ok());

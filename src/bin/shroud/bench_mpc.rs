@@ -7,7 +7,9 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::{Map, Value, json};
 use shroud::mpc::share::matmul_plain;
-use shroud::mpc::{Dealer, FractionalBits, Material, Mesh, MpcError, Party, Request, Shared};
+use shroud::mpc::{
+    Dealer, FractionalBits, Material, Mesh, MpcError, Party, Request, SessionId, Shared,
+};
 
 use crate::Failure;
 
@@ -36,9 +38,10 @@ fn two_parties<T: Send + 'static>(
     + Clone
     + 'static,
 ) -> Result<(f64, T), Failure> {
-    let dealt = Dealer::new(2)?.deal(&req, &mut shroud::rng::chacha_from_os())?;
-    let m0 = Material::from_corrections(req.clone(), dealt.corrections)?;
-    let m1 = Material::from_seed(req, &dealt.seeds[0])?;
+    let session = SessionId::random(&mut shroud::rng::os_rng());
+    let dealt = Dealer::new(2)?.deal(&session, &req, &mut shroud::rng::chacha_from_os())?;
+    let m0 = Material::from_corrections(req.clone(), &session, dealt.corrections)?;
+    let m1 = Material::from_seed(req, &session, &dealt.seeds[0])?;
     let barrier = Arc::new(Barrier::new(2));
     let handles: Vec<_> = Mesh::memory(2)
         .into_iter()
@@ -160,7 +163,8 @@ pub fn run(a: MpcArgs) -> Result<(), Failure> {
         ..Request::default()
     };
     let t = Instant::now();
-    let dealt = Dealer::new(2)?.deal(&req, &mut shroud::rng::chacha_from_os())?;
+    let session = SessionId::random(&mut shroud::rng::os_rng());
+    let dealt = Dealer::new(2)?.deal(&session, &req, &mut shroud::rng::chacha_from_os())?;
     let dealer = 1e6 / t.elapsed().as_secs_f64();
     drop(dealt);
     out.insert("dealer_triples_per_s".into(), json!(dealer));
@@ -200,9 +204,10 @@ fn auth_mul(n: usize) -> Result<f64, Failure> {
         inputs: vec![(0, n), (1, n)],
         outputs: 0,
     };
-    let dealt = deal(2, &req, &mut shroud::rng::chacha_from_os())?;
-    let m0 = AuthMaterial::from_corrections(req.clone(), dealt.corrections)?;
-    let m1 = AuthMaterial::from_seed(req, 1, &dealt.seeds[0]);
+    let session = SessionId::random(&mut shroud::rng::os_rng());
+    let dealt = deal(2, &session, &req, &mut shroud::rng::chacha_from_os())?;
+    let m0 = AuthMaterial::from_corrections(req.clone(), &session, dealt.corrections)?;
+    let m1 = AuthMaterial::from_seed(req, &session, 1, &dealt.seeds[0])?;
     let barrier = Arc::new(Barrier::new(2));
     let handles: Vec<_> = Mesh::memory(2)
         .into_iter()
@@ -210,7 +215,7 @@ fn auth_mul(n: usize) -> Result<f64, Failure> {
         .map(|(mesh, m)| {
             let barrier = barrier.clone();
             std::thread::spawn(move || -> Result<f64, MpcError> {
-                let mut p = AuthParty::new(mesh, m);
+                let mut p = AuthParty::new(mesh, m)?;
                 let me = p.index();
                 let v = random_shares(n);
                 let x = p.input(0, (me == 0).then_some(&v[..]), n)?;

@@ -49,7 +49,7 @@ pub fn run() -> Result<(), Failure> {
     let t = Instant::now();
     let mut encrypted = Vec::new();
     for (name, x) in FEATURES {
-        encrypted.push(sk.encrypt(&scale.encode_plaintext(pk, x)?, &mut rng));
+        encrypted.push(sk.encrypt(&scale.encode_plaintext(pk, x)?, &mut rng)?);
         println!("           {name:<32} = {x:>7}");
     }
     println!(

@@ -8,7 +8,8 @@ use num_bigint::BigInt;
 use shroud::encoding::EncodedNumber;
 use shroud::format::{MAX_JSON_BYTES, jwk, phe_json};
 use shroud::paillier::{
-    EncryptedNumber, KeygenOptions, KeygenProgress, PublicKey, SecretKey, generate_keypair,
+    EncryptedNumber, KeygenOptions, KeygenProgress, LoadOptions, PublicKey, SecretKey,
+    generate_keypair,
 };
 
 use crate::Failure;
@@ -36,6 +37,10 @@ pub struct KeygenArgs {
 pub struct PubkeyArgs {
     /// Private key JWK.
     private: PathBuf,
+    /// Re-prove that the key's p and q are prime (slow, variable time: once, on a key
+    /// file of unknown origin). Without it the load does only constant-time checks.
+    #[arg(long)]
+    verify_key: bool,
 }
 
 #[derive(Args)]
@@ -52,6 +57,10 @@ pub struct DecryptArgs {
     private: PathBuf,
     /// Ciphertext JSON {"v", "e"}.
     ciphertext: PathBuf,
+    /// Re-prove that the key's p and q are prime (slow, variable time: once, on a key
+    /// file of unknown origin). Without it the load does only constant-time checks.
+    #[arg(long)]
+    verify_key: bool,
 }
 
 #[derive(Args)]
@@ -93,10 +102,18 @@ fn load_public(path: &Path) -> Result<PublicKey, Failure> {
         .map_err(|e| Failure(format!("{}: {e}", path.display())))
 }
 
+/// Loads a private key with constant-time checks only.
 pub fn load_secret(path: &Path) -> Result<SecretKey, Failure> {
-    let text = read_small(path)?;
-    jwk::secret_key_from_jwk(&text)
-        .map(|(sk, _)| sk)
+    load_secret_with(path, LoadOptions::default()).map(|(sk, _)| sk)
+}
+
+/// Loads a private key (and its kid) with the given options (`--verify-key`).
+pub fn load_secret_with(
+    path: &Path,
+    opts: LoadOptions,
+) -> Result<(SecretKey, Option<String>), Failure> {
+    let text = zeroize::Zeroizing::new(read_small(path)?);
+    jwk::secret_key_from_jwk_with(&text, opts)
         .map_err(|e| Failure(format!("{}: {e}", path.display())))
 }
 
@@ -192,9 +209,12 @@ fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
 }
 
 pub fn pubkey(a: PubkeyArgs) -> Result<(), Failure> {
-    let text = read_small(&a.private)?;
-    let (sk, kid) = jwk::secret_key_from_jwk(&text)
-        .map_err(|e| Failure(format!("{}: {e}", a.private.display())))?;
+    let (sk, kid) = load_secret_with(
+        &a.private,
+        LoadOptions {
+            verify: a.verify_key,
+        },
+    )?;
     print_json(&jwk::public_key_to_jwk(
         sk.public_key(),
         kid.as_deref().unwrap_or(""),
@@ -217,7 +237,12 @@ pub fn encrypt(a: EncryptArgs) -> Result<(), Failure> {
 }
 
 pub fn decrypt(a: DecryptArgs) -> Result<(), Failure> {
-    let sk = load_secret(&a.private)?;
+    let (sk, _) = load_secret_with(
+        &a.private,
+        LoadOptions {
+            verify: a.verify_key,
+        },
+    )?;
     let c = load_ciphertext(sk.public_key(), &a.ciphertext)?;
     println!("{}", sk.decrypt_encoded(&c)?.decode()?);
     Ok(())
