@@ -120,6 +120,12 @@ impl Server {
     /// [`PsiError::InvalidInput`] if an element is longer than 65535 bytes, elements repeat,
     /// there are more than 2^26 of them, values or the key are missing in sum / shares mode
     /// or given in another mode, or the label is over 64 bytes.
+    ///
+    /// # Security
+    /// `paillier` must be dedicated to this PSI service: every session decrypts a
+    /// ciphertext the client supplies. The per-session offset makes a ciphertext from
+    /// elsewhere decrypt to noise, but a key that also protects other data should not be
+    /// exposed to that at all (the CLI requires `--dedicated-key` with `--key`).
     pub fn new<R: CryptoRng + ?Sized>(
         config: ServerConfig,
         elements: Vec<Vec<u8>>,
