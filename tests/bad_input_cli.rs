@@ -369,3 +369,78 @@ fn verify_key_reproves_primality_only_when_asked() {
         "decrypt with --verify-key",
     );
 }
+
+#[test]
+fn channel_options_are_checked_before_any_connection() {
+    let d = tmpdir("channel");
+    let set = write(&d, "set.txt", "ann\nbob\n");
+    let out = shroud(&["identity", "new", "--out", d.join("id").to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fp = stdout(&out);
+    assert_eq!(fp.trim().len(), 64, "a fingerprint is 64 hex digits: {fp}");
+    let id = d.join("id").to_str().unwrap().to_string();
+    // The same directory again: refused, the identity is kept.
+    fails_cleanly(
+        &shroud(&["identity", "new", "--out", &id]),
+        "identity overwrite",
+    );
+    assert_eq!(
+        stdout(&shroud(&["identity", "show", &id])).trim(),
+        fp.trim()
+    );
+    let good_peers = write(&d, "peers.txt", &format!("server {}", fp.trim()));
+    let query = |extra: &[&str]| {
+        let mut args = vec![
+            "psi",
+            "query",
+            "--connect",
+            "127.0.0.1:9",
+            "--input",
+            &set,
+            "--mode",
+            "intersection",
+            "--timeout",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        shroud(&args)
+    };
+    let out = query(&[]);
+    fails_cleanly(&out, "no channel options");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--identity DIR and --peers FILE"));
+    let bad_peers = write(&d, "bad.txt", "server 1234\n");
+    let out = query(&["--identity", &id, "--peers", &bad_peers]);
+    fails_cleanly(&out, "malformed peers file");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: a fingerprint is 64 hex"));
+    let out = query(&[
+        "--identity",
+        &id,
+        "--peers",
+        &good_peers,
+        "--insecure-plaintext",
+    ]);
+    fails_cleanly(&out, "both secure and insecure");
+    let out = query(&[
+        "--identity",
+        &id,
+        "--peers",
+        &good_peers,
+        "--server-name",
+        "other",
+    ]);
+    fails_cleanly(&out, "unpinned server name");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no key is pinned for peer \"other\""));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = d.join("id").join("identity.key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = query(&["--identity", &id, "--peers", &good_peers]);
+        fails_cleanly(&out, "world-readable identity");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+    }
+}
