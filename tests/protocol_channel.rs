@@ -372,3 +372,31 @@ fn frames_over_the_limit_are_refused_before_buffering() {
         })
     ));
 }
+
+#[test]
+fn a_slow_reader_cannot_stall_a_send() {
+    // The peer reads one byte every 100 ms: a 16 MiB frame must fail to send within the
+    // deadline instead of blocking for days (a per-write timeout would never fire).
+    let (l, addr) = listener();
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut b = [0u8; 1];
+        for _ in 0..20 {
+            if s.read(&mut b).unwrap_or(0) == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let mut t = connect(&addr, &Security::insecure_plaintext(), &opts(800), "peer").unwrap();
+    let start = Instant::now();
+    let err = t.send(&vec![0u8; 16 << 20]).unwrap_err();
+    assert!(matches!(err, NetError::Timeout(_)), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    drop(t);
+    reader.join().unwrap();
+}
