@@ -22,6 +22,7 @@ mod djn;
 mod encrypted_number;
 mod keygen;
 mod load;
+mod modulus_proof;
 mod multiexp;
 mod ops;
 mod plaintext;
@@ -36,6 +37,7 @@ pub use keygen::{
     DEFAULT_BITS, KeygenOptions, KeygenProgress, SUPPORTED_BITS, generate_keypair, mr_rounds,
 };
 pub use load::LoadOptions;
+pub use modulus_proof::{ModulusProof, ROUNDS as MODULUS_PROOF_ROUNDS};
 pub use plaintext::{Nonce, Plaintext};
 pub use pool::RandomnessPool;
 pub use public_key::{KeyId, MAX_MODULUS_BITS, MIN_MODULUS_BITS, PublicKey};

@@ -224,19 +224,22 @@ pub struct ClientConfig {
     pub label: String,
     /// Smallest server Paillier key the client accepts (sum and shares modes).
     pub min_paillier_bits: u32,
+    /// Largest server Paillier key the client accepts (its ciphertexts size the response).
+    pub max_paillier_bits: u32,
     /// Largest server set the client accepts: the server's response is sized by the count
     /// it announces, so this bounds what a server can make the client buffer.
     pub max_server_elements: u64,
 }
 
 impl ClientConfig {
-    /// Defaults: label `shroud-psi`, Paillier keys of at least 2048 bits, servers of up to
+    /// Defaults: label `shroud-psi`, Paillier keys of 2048 to 4096 bits, servers of up to
     /// 2^20 elements.
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
             label: "shroud-psi".into(),
             min_paillier_bits: 2048,
+            max_paillier_bits: 4096,
             max_server_elements: 1 << 20,
         }
     }
@@ -366,8 +369,10 @@ fn check_elements(elements: &[Vec<u8>]) -> Result<(), PsiError> {
     Ok(())
 }
 
-/// Frames no message may exceed before the session has fixed its sizes (hellos, aborts).
-const SMALL_FRAME: usize = 4096;
+/// Frames no message may exceed before the session has fixed its sizes: hellos (with a
+/// Paillier modulus and its proof of 14 roots, at most 8192 bits each), sum replies,
+/// aborts.
+const SMALL_FRAME: usize = 64 << 10;
 
 /// Receives one message of kind `expected`, accepting frames of at most `max_frame` bytes
 /// and lists within `limits`.

@@ -225,6 +225,7 @@ fn psi_client_against(then: fn(&mut TcpStream), name: &str) -> (String, u64, Dur
         threshold: 0,
         format: SetFormat::Raw,
         paillier_n: None,
+        paillier_proof: None,
     })
     .encode();
     s.write_all(&(hello.len() as u32).to_be_bytes()).unwrap();

@@ -140,8 +140,29 @@ fn client_rejects_bad_hellos() {
         .unwrap();
     assert!(matches!(e, PsiError::Malformed(_)), "{e}");
     let strict = Client::new(ClientConfig::new(Mode::Sum), ids("e", 3)).unwrap();
-    let e = strict.start(hello, &mut rng).err().unwrap();
-    assert!(e.to_string().contains("at least 2048"), "{e}");
+    let e = strict.start(hello.clone(), &mut rng).err().unwrap();
+    assert!(e.to_string().contains("accepts 2048 to 4096"), "{e}");
+    // A key without its modulus proof, or with a damaged one, is refused.
+    for proof in [
+        None,
+        Some(vec![1u8; 7]),
+        hello.paillier_proof.clone().map(|mut p| {
+            p[5] ^= 1;
+            p
+        }),
+    ] {
+        let e = client(Mode::Sum)
+            .start(
+                ServerHello {
+                    paillier_proof: proof,
+                    ..hello.clone()
+                },
+                &mut rng,
+            )
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not proven sound"), "{e}");
+    }
 }
 
 #[test]

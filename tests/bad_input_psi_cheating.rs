@@ -6,12 +6,12 @@ mod common;
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 use num_bigint::{BigInt, BigUint};
-use shroud::paillier::{Ciphertext, Plaintext, PublicKey, SecretKey};
+use shroud::paillier::{Ciphertext, ModulusProof, Plaintext, PublicKey, SecretKey};
 use shroud::psi::msgs::{
     ClientRequest, EncodedSet, PROTOCOL_VERSION, ServerHello, ServerResponse, SumReply, SumRequest,
 };
 use shroud::psi::oprf::{Blind, OprfKey, decode_element};
-use shroud::psi::server::{raw_tag_bytes, sum_bits};
+use shroud::psi::server::{MODULUS_CONTEXT, raw_tag_bytes, sum_bits};
 use shroud::psi::{
     self, Client, ClientConfig, ClientStep, Mode, PsiError, Server, ServerAwaitSum, ServerConfig,
     ServerNext, SetFormat, output_for, pad, session_dst,
@@ -55,6 +55,7 @@ fn cheating_server(
         threshold: 0,
         format: SetFormat::Raw,
         paillier_n: Some(pk.n().to_bytes_be()),
+        paillier_proof: Some(ModulusProof::prove(sk, MODULUS_CONTEXT).to_bytes(pk)),
     };
     let (req, c) = client.start(hello, &mut rng).unwrap();
     let evaluated: Vec<[u8; 32]> = req
@@ -354,4 +355,51 @@ fn the_threshold_refusal_does_not_tell_the_server_the_count() {
         !text.chars().any(|c| c.is_ascii_digit()),
         "the count leaked: {text}"
     );
+}
+
+/// The reviewer's attack: a modulus with gcd(n, phi(n)) != 1 (n = p q with q | p - 1, or
+/// n = q^2 p) passes every check on n alone and lets the server read which ciphertexts the
+/// client summed, with decryptions that still come out right. The client now demands the
+/// modulus proof and refuses such a key before sending anything.
+#[test]
+fn a_server_with_a_crafted_modulus_is_refused() {
+    let v = common::vector("psi_crafted_paillier_moduli.json");
+    let sk = key();
+    let honest_proof = ModulusProof::prove(&sk, MODULUS_CONTEXT).to_bytes(sk.public_key());
+    for case in ["p_q_with_q_dividing_p_minus_1", "q_squared_p"] {
+        let n = BigUint::parse_bytes(v[case]["n"].as_str().unwrap().as_bytes(), 16).unwrap();
+        // n alone looks fine.
+        let pk = PublicKey::from_modulus(&n).expect("the crafted modulus passes the checks on n");
+        let width = pk.n().bits().div_ceil(8) as usize;
+        // The best a forger has: roots of some other key, or nothing useful.
+        for proof in [
+            vec![0u8; width * shroud::paillier::MODULUS_PROOF_ROUNDS],
+            honest_proof.clone(),
+        ] {
+            let hello = ServerHello {
+                version: PROTOCOL_VERSION,
+                mode: Mode::Sum,
+                session_id: [3; 16],
+                public_key: OprfKey::random(&mut shroud::rng::seeded(4))
+                    .public_key()
+                    .compress()
+                    .to_bytes(),
+                label: LABEL.to_vec(),
+                server_count: 4,
+                threshold: 0,
+                format: SetFormat::Raw,
+                paillier_n: Some(n.to_bytes_be()),
+                paillier_proof: Some(proof),
+            };
+            let mut cfg = ClientConfig::new(Mode::Sum);
+            cfg.min_paillier_bits = 1024;
+            let e = Client::new(cfg, ids("x", 3))
+                .unwrap()
+                .start(hello, &mut shroud::rng::seeded(5))
+                .err()
+                .unwrap_or_else(|| panic!("{case}: crafted modulus accepted"));
+            assert!(matches!(e, PsiError::PeerMisbehaved(_)), "{case}: {e}");
+            assert!(e.to_string().contains("not proven sound"), "{case}: {e}");
+        }
+    }
 }

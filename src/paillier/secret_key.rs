@@ -137,7 +137,11 @@ fn radix_form(params: &BoxedMontyParams) -> BoxedMontyForm {
 
 /// x mod m in Montgomery form, for x below R^2, without dividing by the (secret) modulus:
 /// x = hi R + lo, so [x] = [hi] [R] + [lo]. Constant time.
-fn reduce(x: &BoxedUint, params: &BoxedMontyParams, r_form: &BoxedMontyForm) -> BoxedMontyForm {
+pub(crate) fn reduce(
+    x: &BoxedUint,
+    params: &BoxedMontyParams,
+    r_form: &BoxedMontyForm,
+) -> BoxedMontyForm {
     let k = params.bits_precision();
     let wide = Zeroizing::new(resize(x, 2 * k));
     let lo = resize(&wide, k);

@@ -17,7 +17,7 @@ use super::msgs::{
 };
 use super::oprf::{Blind, compress_halved_batch, decode_element, hash_to_group};
 use super::{ClientConfig, ClientOutput, Mode, check_elements, output_for, pad, session_dst};
-use crate::paillier::{Ciphertext, Plaintext, PublicKey};
+use crate::paillier::{Ciphertext, ModulusProof, Plaintext, PublicKey};
 
 /// A client before the session starts.
 pub struct Client {
@@ -127,13 +127,26 @@ impl Client {
         let pk = match (self.config.mode, &hello.paillier_n) {
             (Mode::Sum | Mode::Shares, Some(n)) => {
                 let pk = PublicKey::from_modulus(&BigUint::from_bytes_be(n))?;
-                if pk.bits() < self.config.min_paillier_bits {
+                if pk.bits() < self.config.min_paillier_bits
+                    || pk.bits() > self.config.max_paillier_bits
+                {
                     return Err(PsiError::SessionMismatch(format!(
-                        "server's Paillier key has {} bits, the client requires at least {}",
+                        "server's Paillier key has {} bits, the client accepts {} to {}",
                         pk.bits(),
-                        self.config.min_paillier_bits
+                        self.config.min_paillier_bits,
+                        self.config.max_paillier_bits
                     )));
                 }
+                // Without this, a server with n = p q, q | p - 1, reads the matches out
+                // of the client's masked ciphertexts (see paillier::ModulusProof).
+                let proof = hello.paillier_proof.as_deref().unwrap_or_default();
+                ModulusProof::from_bytes(&pk, proof)
+                    .and_then(|p| p.verify(&pk, super::server::MODULUS_CONTEXT))
+                    .map_err(|e| {
+                        PsiError::PeerMisbehaved(format!(
+                            "the server's Paillier modulus is not proven sound: {e}"
+                        ))
+                    })?;
                 Some(pk)
             }
             (Mode::Sum | Mode::Shares, None) => {

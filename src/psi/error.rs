@@ -23,6 +23,10 @@ pub enum PsiError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A peer sent well-formed data that fails a check it must pass (a proof that does not
+    /// verify): it is cheating or broken.
+    #[error("peer misbehaved: {0}")]
+    PeerMisbehaved(String),
     /// A peer's message does not parse (wrong length, truncated, out-of-range count, ...).
     #[error("malformed message from peer: {0}")]
     Malformed(String),

@@ -14,7 +14,7 @@ use super::Mode;
 use super::error::PsiError;
 
 /// Protocol version carried in the hello and in the hash-to-group domain tag.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Longest session label.
 pub const MAX_LABEL: usize = 64;
 /// Most elements a peer may announce in one message.
@@ -50,6 +50,8 @@ pub struct ServerHello {
     pub format: SetFormat,
     /// The server's Paillier modulus n, big-endian (sum and shares modes).
     pub paillier_n: Option<Vec<u8>>,
+    /// With `paillier_n`: a [`crate::paillier::ModulusProof`] that gcd(n, phi(n)) = 1.
+    pub paillier_proof: Option<Vec<u8>>,
 }
 
 /// The client's blinded elements.
@@ -196,12 +198,15 @@ impl Message {
                     SetFormat::Raw => 0,
                     SetFormat::Compressed => 1,
                 });
-                match &h.paillier_n {
-                    None => w.push(0),
-                    Some(n) => {
+                match (&h.paillier_n, &h.paillier_proof) {
+                    (Some(n), Some(proof)) => {
                         w.push(1);
                         put_bytes(&mut w, n);
+                        put_bytes(&mut w, proof);
                     }
+                    // A key without its proof is sent as no key at all: the client then
+                    // refuses a sum or shares session.
+                    _ => w.push(0),
                 }
             }
             Message::ClientRequest(r) => {
@@ -289,9 +294,12 @@ impl Message {
                     1 => SetFormat::Compressed,
                     f => return Err(PsiError::Malformed(format!("unknown set format {f}"))),
                 };
-                let paillier_n = match r.u8("key flag")? {
-                    0 => None,
-                    1 => Some(r.bytes("paillier modulus")?),
+                let (paillier_n, paillier_proof) = match r.u8("key flag")? {
+                    0 => (None, None),
+                    1 => (
+                        Some(r.bytes("paillier modulus")?),
+                        Some(r.bytes("modulus proof")?),
+                    ),
                     f => return Err(PsiError::Malformed(format!("bad key flag {f}"))),
                 };
                 Message::ServerHello(ServerHello {
@@ -304,6 +312,7 @@ impl Message {
                     threshold,
                     format,
                     paillier_n,
+                    paillier_proof,
                 })
             }
             2 => Message::ClientRequest(ClientRequest {
@@ -522,6 +531,7 @@ mod tests {
                 threshold: 2,
                 format: SetFormat::Compressed,
                 paillier_n: Some(vec![1, 2, 3]),
+                paillier_proof: Some(vec![4, 5]),
             }),
             Message::ClientRequest(ClientRequest {
                 blinded: vec![[1; 32], [2; 32]],

@@ -14,7 +14,10 @@ use super::msgs::{
 };
 use super::oprf::{OprfKey, decode_element, hash_to_group};
 use super::{Mode, ServerConfig, ServerOutput, check_elements, output_for, pad, session_dst};
-use crate::paillier::{Ciphertext, Plaintext, SecretKey};
+use crate::paillier::{Ciphertext, ModulusProof, Plaintext, SecretKey};
+
+/// The context the server's [`ModulusProof`] is bound to.
+pub const MODULUS_CONTEXT: &[u8] = b"shroud psi paillier modulus v2";
 
 /// Elements per batch of parallel work (one shared inversion per batch).
 const CHUNK: usize = 1024;
@@ -26,6 +29,8 @@ pub struct Server {
     /// Paillier encryptions of the values (sum and shares modes), made at setup.
     encrypted: Vec<Ciphertext>,
     paillier: Option<SecretKey>,
+    /// The proof that the Paillier modulus is sound, made once at setup.
+    proof: Option<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Server {
@@ -164,11 +169,15 @@ impl Server {
                 )));
             }
         };
+        let proof = paillier
+            .as_ref()
+            .map(|sk| ModulusProof::prove(sk, MODULUS_CONTEXT).to_bytes(sk.public_key()));
         Ok(Self {
             config,
             elements,
             encrypted,
             paillier,
+            proof,
         })
     }
 
@@ -199,6 +208,7 @@ impl Server {
                 .paillier
                 .as_ref()
                 .map(|sk| sk.public_key().n().to_bytes_be()),
+            paillier_proof: self.proof.clone(),
         };
         let dst = session_dst(self.config.mode, &session_id, self.config.label.as_bytes());
         let key = OprfKey::random(rng);
