@@ -403,3 +403,114 @@ fn a_server_with_a_crafted_modulus_is_refused() {
         }
     }
 }
+
+/// The review's selective-failure attack: the server spoils the ciphertext of one element
+/// (it knows that element's pad). If the client refused a spoiled value it holds, the
+/// server would learn that it holds it. The client goes on the same way whether the
+/// spoiled element is one of its matches or not.
+#[test]
+fn a_spoiled_value_does_not_tell_the_server_whether_it_matched() {
+    let sk = key();
+    let server_elements = ids("p", 8);
+    let values: Vec<BigUint> = (0..8u32).map(|j| BigUint::from(100 + j)).collect();
+    // Spoil element 2's ciphertext: a zero plaintext ciphertext is not in Z*_{n^2}.
+    let spoiled = |mode: Mode, mine: Vec<Vec<u8>>| {
+        let mut cfg = ClientConfig::new(mode);
+        cfg.min_paillier_bits = 1024;
+        let client = Client::new(cfg, mine).unwrap();
+        cheating_server_spoiling(mode, &server_elements, &values, 2, client, &sk)
+    };
+    for mode in [Mode::Sum, Mode::Shares] {
+        // The client holds p2 (spoiled) in one run and not in the other.
+        let holds = spoiled(mode, vec![b"p2".to_vec(), b"p5".to_vec()]);
+        let lacks = spoiled(mode, vec![b"p3".to_vec(), b"p5".to_vec()]);
+        for (what, step) in [("holds", holds), ("lacks", lacks)] {
+            match (mode, step) {
+                (Mode::Sum, Ok(ClientStep::SendSum(req, _))) => assert_eq!(req.count, 2),
+                (Mode::Shares, Ok(ClientStep::SendShares(req, _))) => {
+                    assert_eq!(req.ciphertexts.len(), 2)
+                }
+                (_, Ok(_)) => panic!("{mode} {what}: unexpected step"),
+                (_, Err(e)) => panic!("{mode} {what}: the client stopped: {e}"),
+            }
+        }
+    }
+}
+
+/// As [`cheating_server`], with plaintext values, but element `bad`'s padded bytes are
+/// those of the invalid ciphertext 0.
+fn cheating_server_spoiling(
+    mode: Mode,
+    elements: &[Vec<u8>],
+    values: &[BigUint],
+    bad: usize,
+    client: Client,
+    sk: &SecretKey,
+) -> Result<ClientStep, PsiError> {
+    let mut rng = shroud::rng::seeded(77);
+    let pk = sk.public_key();
+    let oprf = OprfKey::random(&mut rng);
+    let session_id = [4u8; 16];
+    let hello = ServerHello {
+        version: PROTOCOL_VERSION,
+        mode,
+        session_id,
+        public_key: oprf.public_key().compress().to_bytes(),
+        label: LABEL.to_vec(),
+        server_count: elements.len() as u64,
+        threshold: 0,
+        format: SetFormat::Raw,
+        paillier_n: Some(pk.n().to_bytes_be()),
+        paillier_proof: Some(ModulusProof::prove(sk, MODULUS_CONTEXT).to_bytes(pk)),
+    };
+    let (req, c) = client.start(hello, &mut rng)?;
+    let evaluated: Vec<[u8; 32]> = req
+        .blinded
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            oprf.blind_evaluate(&decode_element(b, i).unwrap())
+                .compress()
+                .to_bytes()
+        })
+        .collect();
+    let dst = session_dst(mode, &session_id, LABEL);
+    let outputs: Vec<[u8; 64]> = elements
+        .iter()
+        .map(|y| {
+            let e = oprf
+                .evaluate_element(y, &dst)
+                .unwrap()
+                .compress()
+                .to_bytes();
+            output_for(mode, y, &e)
+        })
+        .collect();
+    let tb = raw_tag_bytes(elements.len() as u64, req.blinded.len() as u64);
+    let mut order: Vec<usize> = (0..elements.len()).collect();
+    order.sort_by(|&a, &b| outputs[a][..tb].cmp(&outputs[b][..tb]));
+    let mut tags = Vec::new();
+    let mut padded = Vec::new();
+    for &j in &order {
+        tags.extend_from_slice(&outputs[j][..tb]);
+        let mut c = if j == bad {
+            vec![0u8; pk.ciphertext_bytes()]
+        } else {
+            let m = Plaintext::from_biguint(pk, &values[j]).unwrap();
+            pk.encrypt(&m, &mut rng).unwrap().to_bytes_be()
+        };
+        pad(&outputs[j], &mut c);
+        padded.push(c);
+    }
+    c.finish(
+        ServerResponse {
+            evaluated,
+            set: EncodedSet::Raw {
+                tag_bytes: tb as u8,
+                tags,
+            },
+            values: padded,
+        },
+        &mut rng,
+    )
+}

@@ -396,7 +396,7 @@ impl ClientAwaitResponse {
                     });
                 }
                 let pk = pk.ok_or_else(|| PsiError::Malformed("no Paillier key".into()))?;
-                let cts = unwrap_values(&pk, &response.values, &outputs, &matches)?;
+                let cts = unwrap_values(&pk, &response.values, &outputs, &matches, rng)?;
                 let mut sum =
                     pk.encrypt_with_nonce(&Plaintext::from_u64(&pk, 0), &one_nonce(&pk)?)?;
                 for c in &cts {
@@ -421,7 +421,7 @@ impl ClientAwaitResponse {
             }
             Mode::Shares => {
                 let pk = pk.ok_or_else(|| PsiError::Malformed("no Paillier key".into()))?;
-                let cts = unwrap_values(&pk, &response.values, &outputs, &matches)?;
+                let cts = unwrap_values(&pk, &response.values, &outputs, &matches, rng)?;
                 // Masks uniform over all but the top 2^64 of Z_n: the server sees each
                 // v + r within 2^64 / n of uniform whatever v it encrypted.
                 let masks: Vec<Plaintext> = (0..cts.len())
@@ -495,27 +495,32 @@ impl ClientAwaitSum {
 }
 
 /// Removes the one-time pads of the matched values and parses them as ciphertexts.
-fn unwrap_values(
+///
+/// A matched value that is not a valid ciphertext is replaced by an encryption of a
+/// random value, made up front whether it is needed or not: refusing would tell the
+/// server that the element it spoiled is one the client holds (a selective-failure
+/// attack). The result is then wrong, which the client notices only after its last
+/// message (sum mode's range check) or not at all (shares).
+fn unwrap_values<R: CryptoRng + ?Sized>(
     pk: &PublicKey,
     values: &[Vec<u8>],
     outputs: &[[u8; 64]],
     matches: &[(usize, usize)],
+    rng: &mut R,
 ) -> Result<Vec<Ciphertext>, PsiError> {
-    matches
+    let junk = pk.encrypt(&super::masks::uniform(pk, rng), rng)?;
+    Ok(matches
         .par_iter()
         .map(|&(i, j)| {
             let mut c = values[j].clone();
             if c.len() != pk.ciphertext_bytes() {
-                return Err(PsiError::Malformed(format!(
-                    "encrypted value of {} bytes, the key's ciphertexts have {}",
-                    c.len(),
-                    pk.ciphertext_bytes()
-                )));
+                return junk.clone();
             }
             pad(&outputs[i], &mut c);
-            Ok(pk.ciphertext_from_bytes_be(&c)?)
+            pk.ciphertext_from_bytes_be(&c)
+                .unwrap_or_else(|_| junk.clone())
         })
-        .collect()
+        .collect())
 }
 
 /// The nonce 1 (an encryption of 0 with r = 1 is the neutral element g^0 1^n = 1).
