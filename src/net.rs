@@ -101,6 +101,10 @@ pub enum NetError {
     /// transit. The connection cannot be used any more.
     #[error("a record from the peer failed authentication (tampered or corrupted)")]
     BadRecord,
+    /// An earlier receive failed part-way (a refused, cut, late or tampered frame), so the
+    /// connection is no longer at a frame boundary and is not used again.
+    #[error("the connection was given up after an earlier error")]
+    Broken,
     /// An identity or peers file is missing, unreadable or malformed.
     #[error("{0}")]
     Config(String),

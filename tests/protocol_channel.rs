@@ -292,7 +292,7 @@ fn a_tampered_record_ends_the_channel() {
     t.send(&[7u8; 100]).unwrap();
     assert!(matches!(st.recv(), Err(NetError::BadRecord)));
     // The channel stays closed: no later record is accepted.
-    assert!(matches!(st.recv(), Err(NetError::BadRecord)));
+    assert!(matches!(st.recv(), Err(NetError::Broken)));
 }
 
 /// A peer that connects and then writes one byte every `gap`.
@@ -371,6 +371,10 @@ fn frames_over_the_limit_are_refused_before_buffering() {
             max: 1000
         })
     ));
+    // The rest of the refused frame is still in the stream: the channel is given up
+    // rather than read out of step.
+    t.send(b"next").unwrap();
+    assert!(matches!(st.recv(), Err(NetError::Broken)));
 }
 
 #[test]

@@ -104,9 +104,11 @@ impl Mesh {
         for _ in me + 1..n {
             let (j, t) = match security {
                 Security::Pinned { .. } => {
+                    // Only the canonical form ("1", not "01" or "+1") names index 1.
                     let allowed = |name: &str| {
-                        name.parse::<usize>()
-                            .is_ok_and(|j| j > me && j < n && links[j].is_none())
+                        name.parse::<usize>().is_ok_and(|j| {
+                            j.to_string() == name && j > me && j < n && links[j].is_none()
+                        })
                     };
                     let (t, name) = net::accept(&listener, security, opts, allowed)?;
                     // `allowed` accepted only indices in me+1..n.

@@ -231,7 +231,7 @@ impl SecureTransport {
 
     fn seal(&mut self, msg: &[u8]) -> Result<Vec<u8>, NetError> {
         if self.broken {
-            return Err(NetError::BadRecord);
+            return Err(NetError::Broken);
         }
         let total = u32::try_from(msg.len()).map_err(|_| NetError::FrameTooLarge {
             len: msg.len(),
@@ -291,21 +291,27 @@ impl Transport for SecureTransport {
 
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {
         if self.broken {
-            return Err(NetError::BadRecord);
+            return Err(NetError::Broken);
         }
         let d = Deadline::after(self.timeout);
         let mut frame = Assembler::new(self.max_frame);
         loop {
-            let n = self.open(&d)?;
+            let n = match self.open(&d) {
+                Ok(n) => n,
+                Err(e) => {
+                    // Part of a record may have been read: out of step for good.
+                    self.broken = true;
+                    return Err(e);
+                }
+            };
             match frame.push(&self.plain[..n]) {
                 Ok(Some(done)) => return Ok(done),
                 Ok(None) => {}
                 Err(e) => {
-                    // A well-authenticated record that breaks the framing: the peer's
-                    // sender is broken or hostile; nothing after it can be trusted.
-                    if matches!(e, NetError::BadRecord) {
-                        self.broken = true;
-                    }
+                    // A record that breaks the framing, or a frame over the limit whose
+                    // rest is still in the stream: nothing after it can be read as a
+                    // frame, so the channel is done.
+                    self.broken = true;
                     return Err(e);
                 }
             }

@@ -14,6 +14,8 @@ use super::{NetError, Transport};
 #[derive(Debug)]
 pub struct TcpTransport {
     stream: TcpStream,
+    /// Set once a frame was refused or cut: the stream is no longer at a frame boundary.
+    broken: bool,
     max_frame: usize,
     timeout: Duration,
     sent: u64,
@@ -40,6 +42,7 @@ impl TcpTransport {
             .map_err(|e| NetError::Io(e.to_string()))?;
         Ok(Self {
             stream,
+            broken: false,
             max_frame,
             timeout,
             sent: 0,
@@ -102,9 +105,13 @@ impl Transport for TcpTransport {
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {
+        if self.broken {
+            return Err(NetError::Broken);
+        }
         // One deadline for the length prefix and the body together.
         let d = Deadline::after(self.timeout);
         let mut len = [0u8; 4];
+        self.broken = true;
         d.read_exact(&mut self.stream, &mut len)?;
         let len = u32::from_be_bytes(len) as usize;
         if len > self.max_frame {
@@ -114,6 +121,7 @@ impl Transport for TcpTransport {
             });
         }
         let buf = read_body(&d, &mut self.stream, len)?;
+        self.broken = false;
         self.received += len as u64 + 4;
         Ok(buf)
     }
