@@ -61,7 +61,7 @@ mod memory;
 mod secure;
 mod tcp;
 
-pub use channel::{ChannelOptions, Security, accept, connect};
+pub use channel::{ChannelOptions, Security, accept, accept_peers, connect};
 pub use identity::{Fingerprint, Identity, Peers};
 pub use memory::MemoryTransport;
 pub use secure::SecureTransport;

@@ -39,7 +39,7 @@ type Serve = std::thread::JoinHandle<Result<(Box<dyn Transport + Send>, String),
 /// A server thread with `server_id` that pins `pins` and accepts `allow`.
 fn serve(l: TcpListener, server_id: Identity, pins: Peers, allow: &'static str) -> Serve {
     std::thread::spawn(move || {
-        accept(&l, &Security::pinned(server_id, pins), &opts(5000), |n| {
+        accept(&l, &Security::pinned(server_id, pins), &opts(2000), |n| {
             n == allow
         })
     })
@@ -403,4 +403,62 @@ fn a_slow_reader_cannot_stall_a_send() {
     );
     drop(t);
     reader.join().unwrap();
+}
+
+#[test]
+fn strangers_and_stalled_connections_do_not_lock_out_the_real_peer() {
+    let (s, c, stranger) = (id(1), id(2), id(6));
+    let pins = peers(&[("server", &s), ("client", &c)]);
+    let (l, addr) = listener();
+    let server = serve(l, s, pins.clone(), "client");
+    // A port scanner that connects and says nothing, and a stranger with an unpinned key.
+    let _silent = TcpStream::connect(&addr).unwrap();
+    let stranger_pins = peers(&[("server", &id(1))]);
+    assert!(
+        connect(
+            &addr,
+            &Security::pinned(stranger, stranger_pins),
+            &opts(1500),
+            "server"
+        )
+        .is_err()
+    );
+    // The pinned client still gets in, well before the silent connection's deadline.
+    let start = Instant::now();
+    let mut t = connect(&addr, &Security::pinned(c, pins), &opts(1500), "server").unwrap();
+    let (mut st, who) = server.join().unwrap().unwrap();
+    assert_eq!(who, "client");
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    t.send(b"in").unwrap();
+    assert_eq!(st.recv().unwrap(), b"in");
+}
+
+#[test]
+fn a_mesh_refuses_a_party_twice_and_a_lower_index() {
+    let ids: Vec<Identity> = (0..3).map(|i| id(20 + i)).collect();
+    let pins = peers(&[("0", &ids[0]), ("1", &ids[1]), ("2", &ids[2])]);
+    let (l0, a0) = listener();
+    drop(l0);
+    let addrs = vec![a0.clone(), "127.0.0.1:9".into(), "127.0.0.1:9".into()];
+    let p0 = Security::pinned(id(20), pins.clone());
+    let party0 = std::thread::spawn(move || Mesh::tcp(0, &addrs, &p0, &opts(2500)));
+    // Party 1's key twice (say, a stolen key replayed), and party 0's own key as a peer.
+    let as1 = Security::pinned(id(21), pins.clone());
+    let first = connect(&a0, &as1, &opts(2000), "0").unwrap();
+    let second = connect(&a0, &as1, &opts(2000), "0");
+    let as0 = Security::pinned(id(20), pins);
+    assert!(
+        connect(&a0, &as0, &opts(2000), "0").is_err(),
+        "a lower index was let in"
+    );
+    let err = party0.join().unwrap().unwrap_err().to_string();
+    assert!(
+        err.contains("connected twice") || err.contains("not allowed"),
+        "{err}"
+    );
+    drop((first, second));
 }

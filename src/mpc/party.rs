@@ -101,26 +101,28 @@ impl Mesh {
             };
             links[j] = Some(t);
         }
-        for _ in me + 1..n {
-            let (j, t) = match security {
-                Security::Pinned { .. } => {
-                    // Only the canonical form ("1", not "01" or "+1") names index 1.
-                    let allowed = |name: &str| {
-                        name.parse::<usize>().is_ok_and(|j| {
-                            j.to_string() == name && j > me && j < n && links[j].is_none()
-                        })
-                    };
-                    let (t, name) = net::accept(&listener, security, opts, allowed)?;
-                    // `allowed` accepted only indices in me+1..n.
-                    (
-                        name.parse::<usize>()
-                            .map_err(|_| NetError::UnknownPeer(name))?,
-                        t,
-                    )
+        match security {
+            Security::Pinned { .. } => {
+                // Only the canonical form ("1", not "01" or "+1") names index 1; the
+                // handshakes run concurrently and a name taken twice is refused.
+                let allowed = |name: &str| {
+                    name.parse::<usize>()
+                        .is_ok_and(|j| j.to_string() == name && j > me && j < n)
+                };
+                for (t, name) in net::accept_peers(&listener, security, opts, n - me - 1, allowed)?
+                {
+                    let j = name
+                        .parse::<usize>()
+                        .map_err(|_| NetError::UnknownPeer(name))?;
+                    links[j] = Some(t);
                 }
-                Security::InsecurePlaintext => plaintext_welcome(&listener, me, n, &links, opts)?,
-            };
-            links[j] = Some(t);
+            }
+            Security::InsecurePlaintext => {
+                for _ in me + 1..n {
+                    let (j, t) = plaintext_welcome(&listener, me, n, &links, opts)?;
+                    links[j] = Some(t);
+                }
+            }
         }
         Ok(Mesh { me, links })
     }

@@ -152,36 +152,153 @@ pub fn connect(
     }
 }
 
-/// Accepts one connection on `listener`. With [`Security::Pinned`], the peer must
-/// authenticate with a pinned key whose name `allow` accepts; the name is returned. With
-/// [`Security::InsecurePlaintext`] the name is `"unauthenticated"`.
+/// Most handshakes in progress at once while accepting.
+const MAX_PENDING_HANDSHAKES: usize = 64;
+
+/// Accepts one peer on `listener`. With [`Security::Pinned`], the peer must authenticate
+/// with a pinned key whose name `allow` accepts; the name is returned. Connections that
+/// fail (a port scan, a stranger, a peer that stalls) do not end the wait: handshakes run
+/// concurrently (up to 64 at once), each within `opts.timeout`, and the first peer that
+/// authenticates is taken, until `opts.timeout` has passed with none. With
+/// [`Security::InsecurePlaintext`] the first connection is taken and the name is
+/// `"unauthenticated"`.
 ///
 /// # Errors
-/// [`NetError::Timeout`] if nobody connects in time; [`NetError::UnknownPeer`] if the
-/// peer's key is not pinned or its name is not allowed; [`NetError::Handshake`] if the
-/// peer runs another protocol or session or the handshake bytes are malformed.
+/// [`NetError::Timeout`] if no acceptable peer authenticated in time (or the last
+/// handshake failure, such as [`NetError::UnknownPeer`] for a key that is not pinned or a
+/// name that is not allowed, or [`NetError::Handshake`] for another protocol or session).
 pub fn accept(
     listener: &TcpListener,
     security: &Security,
     opts: &ChannelOptions,
-    allow: impl FnOnce(&str) -> bool,
+    allow: impl Fn(&str) -> bool + Sync,
 ) -> Result<(Box<dyn Transport + Send>, String), NetError> {
+    let mut got = accept_peers(listener, security, opts, 1, allow)?;
+    got.pop().ok_or_else(|| NetError::Timeout(opts.timeout))
+}
+
+/// As [`accept`], for `count` distinct peers (a party of a mesh accepting every
+/// higher-numbered party): handshakes run concurrently, a name already taken is refused,
+/// and the call returns once `count` peers have authenticated.
+///
+/// # Errors
+/// As [`accept`], if fewer than `count` acceptable peers authenticated in time.
+pub fn accept_peers(
+    listener: &TcpListener,
+    security: &Security,
+    opts: &ChannelOptions,
+    count: usize,
+    allow: impl Fn(&str) -> bool + Sync,
+) -> Result<Vec<(Box<dyn Transport + Send>, String)>, NetError> {
     match security {
-        Security::InsecurePlaintext => Ok((
-            Box::new(TcpTransport::accept(
-                listener,
-                opts.timeout,
-                opts.max_frame,
-            )?),
-            "unauthenticated".to_string(),
-        )),
-        Security::Pinned { identity, peers } => {
-            let stream = deadline::accept(listener, opts.timeout)?;
-            let t = accept_stream(stream, identity, peers, opts, allow)?;
+        Security::InsecurePlaintext => (0..count)
+            .map(|_| {
+                let t = TcpTransport::accept(listener, opts.timeout, opts.max_frame)?;
+                Ok((
+                    Box::new(t) as Box<dyn Transport + Send>,
+                    "unauthenticated".to_string(),
+                ))
+            })
+            .collect(),
+        Security::Pinned { identity, peers } => Ok(accept_pinned(
+            listener, identity, peers, opts, count, &allow,
+        )?
+        .into_iter()
+        .map(|t| {
             let name = t.peer().to_string();
-            Ok((Box::new(t), name))
-        }
+            (Box::new(t) as Box<dyn Transport + Send>, name)
+        })
+        .collect()),
     }
+}
+
+/// Runs handshakes on incoming connections concurrently and keeps the first `count` that
+/// authenticate distinct allowed peers; connections still in a handshake are then cut.
+fn accept_pinned(
+    listener: &TcpListener,
+    identity: &Identity,
+    peers: &Peers,
+    opts: &ChannelOptions,
+    count: usize,
+    allow: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<SecureTransport>, NetError> {
+    use std::sync::mpsc;
+    use std::time::Instant;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| NetError::Io(e.to_string()))?;
+    let until = Instant::now() + opts.timeout;
+    let (tx, rx) = mpsc::channel::<(usize, Result<SecureTransport, NetError>)>();
+    std::thread::scope(|scope| {
+        let mut in_flight: Vec<std::net::TcpStream> = Vec::new();
+        let mut kept: Vec<(usize, SecureTransport)> = Vec::new();
+        let mut running = 0usize;
+        let mut last_err = None;
+        // Cuts every connection except those kept.
+        let cut_rest = |streams: &[std::net::TcpStream], kept: &[(usize, SecureTransport)]| {
+            for (i, s) in streams.iter().enumerate() {
+                if !kept.iter().any(|(k, _)| *k == i) {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
+            }
+        };
+        loop {
+            while let Ok((i, r)) = rx.try_recv() {
+                running -= 1;
+                match r {
+                    Ok(t) if kept.iter().any(|(_, k)| k.peer() == t.peer()) => {
+                        last_err = Some(NetError::UnknownPeer(format!(
+                            "peer {:?} connected twice",
+                            t.peer()
+                        )));
+                        let _ = in_flight[i].shutdown(std::net::Shutdown::Both);
+                    }
+                    Ok(t) => kept.push((i, t)),
+                    Err(e) => last_err = Some(e),
+                }
+            }
+            if kept.len() == count {
+                cut_rest(&in_flight, &kept);
+                return Ok(kept.into_iter().map(|(_, t)| t).collect());
+            }
+            let now = Instant::now();
+            if now >= until {
+                cut_rest(&in_flight, &[]);
+                return Err(last_err.unwrap_or(NetError::Timeout(opts.timeout)));
+            }
+            match listener.accept() {
+                Ok((stream, _)) if running < MAX_PENDING_HANDSHAKES => {
+                    stream
+                        .set_nonblocking(false)
+                        .and_then(|()| stream.set_nodelay(true))
+                        .map_err(|e| NetError::Io(e.to_string()))?;
+                    let i = in_flight.len();
+                    in_flight.push(
+                        stream
+                            .try_clone()
+                            .map_err(|e| NetError::Io(e.to_string()))?,
+                    );
+                    let tx = tx.clone();
+                    // Each handshake gets what is left of the overall wait.
+                    let mut o = opts.clone();
+                    o.timeout = until - now;
+                    running += 1;
+                    scope.spawn(move || {
+                        let _ = tx.send((i, accept_stream(stream, identity, peers, &o, allow)));
+                    });
+                }
+                // Too many handshakes at once: this one is dropped.
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => {
+                    cut_rest(&in_flight, &[]);
+                    return Err(NetError::Io(e.to_string()));
+                }
+            }
+        }
+    })
 }
 
 /// The responder's side of the handshake on an accepted stream.
@@ -190,7 +307,7 @@ pub(crate) fn accept_stream(
     identity: &Identity,
     peers: &Peers,
     opts: &ChannelOptions,
-    allow: impl FnOnce(&str) -> bool,
+    allow: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<SecureTransport, NetError> {
     let known = peers.name_of_owned();
     handshake(
