@@ -56,13 +56,18 @@
 //!   threshold limits an honest client only. What it cannot do is use the server to
 //!   decrypt anything else: a packed combination such as sum 2^(70 j) E(v_j + u) leaves
 //!   u in the result unless the coefficients sum to the count (then the low L bits hold
-//!   one honest-sized value), and a ciphertext from anywhere else, under a reused key,
-//!   comes back offset by u. Closing the last L bits needs zero-knowledge proofs that the
+//!   one honest-sized value). Under a key reused outside the service, a foreign
+//!   ciphertext added to a match leaks L bits of its plaintext per session, which is why
+//!   the key must be dedicated. Closing the last L bits needs zero-knowledge proofs that the
 //!   client's coefficients are 0 or 1 (Miao et al., CRYPTO 2020); shroud does not have
 //!   them yet.
 //! - A server can choose its set and values, and can make the client's sum or shares
 //!   wrong (the client checks only that a sum is no larger than c 64-bit values); it
-//!   cannot learn which elements matched: what it decrypts is masked uniformly mod n.
+//!   cannot learn which elements matched: what it decrypts is masked uniformly mod n. That
+//!   needs a sound modulus, which the server proves
+//!   ([`crate::paillier::ModulusProof`]); and a matched value that is not a valid
+//!   ciphertext is replaced by a random encryption, not refused, so spoiling one
+//!   element's value does not reveal whether the client holds it.
 //! - Neither side learns anything about the other's elements outside the intersection
 //!   (beyond set sizes), even when cheating: that rests on the one-more-gap-DH assumption
 //!   of RFC 9497, the pads and Paillier's semantic security.
