@@ -4,7 +4,7 @@
 //! A few results computed from secrets are public by design: whether a drawn nonce was
 //! rejected (the rejected candidate is discarded), whether a loaded key passed its
 //! integrity checks, the modulus n = p q. The library passes each such value through
-//! [`declassify`] before it branches on it. Normally that is a no-op; the valgrind
+//! `declassify` before it branches on it. Normally that is a no-op; the valgrind
 //! harness (`tests/ct/`) installs a hook that tells memcheck the bytes are public, so that
 //! every *other* branch on a secret is still reported.
 

@@ -220,7 +220,7 @@ impl SecretKey {
     /// CRT decryption: m_p = L_p(c^(p-1) mod p^2) h_p mod p, likewise for q, recombined.
     ///
     /// # Errors
-    /// [`Error::KeyMismatch`] when c was made under another key.
+    /// [`crate::Error::KeyMismatch`] when c was made under another key.
     ///
     /// # Security
     /// Constant time in the key and the plaintext.
@@ -258,7 +258,7 @@ impl SecretKey {
     /// [`SecretKey::decrypt`]; a cross-check.
     ///
     /// # Errors
-    /// [`Error::KeyMismatch`] when c was made under another key.
+    /// [`crate::Error::KeyMismatch`] when c was made under another key.
     ///
     /// # Security
     /// Constant time.
@@ -284,7 +284,7 @@ impl SecretKey {
     /// encryption (a uniform n-th residue times g^m), at about a quarter of the cost.
     ///
     /// # Errors
-    /// [`Error::KeyMismatch`] when m was made for another key.
+    /// [`crate::Error::KeyMismatch`] when m was made for another key.
     ///
     /// # Security
     /// Constant time in m, r and the key.
@@ -299,7 +299,7 @@ impl SecretKey {
     /// the same distribution.
     ///
     /// # Errors
-    /// [`Error::KeyMismatch`] when m or r was made for another key.
+    /// [`crate::Error::KeyMismatch`] when m or r was made for another key.
     ///
     /// # Security
     /// Constant time in m, r and the key.
