@@ -152,6 +152,9 @@ pub fn connect(
     }
 }
 
+/// An accepted peer: its channel and the name its key is pinned under.
+pub type Accepted = (Box<dyn Transport + Send>, String);
+
 /// Most handshakes in progress at once while accepting.
 const MAX_PENDING_HANDSHAKES: usize = 64;
 
@@ -174,7 +177,7 @@ pub fn accept(
     allow: impl Fn(&str) -> bool + Sync,
 ) -> Result<(Box<dyn Transport + Send>, String), NetError> {
     let mut got = accept_peers(listener, security, opts, 1, allow)?;
-    got.pop().ok_or_else(|| NetError::Timeout(opts.timeout))
+    got.pop().ok_or(NetError::Timeout(opts.timeout))
 }
 
 /// As [`accept`], for `count` distinct peers (a party of a mesh accepting every
@@ -189,7 +192,7 @@ pub fn accept_peers(
     opts: &ChannelOptions,
     count: usize,
     allow: impl Fn(&str) -> bool + Sync,
-) -> Result<Vec<(Box<dyn Transport + Send>, String)>, NetError> {
+) -> Result<Vec<Accepted>, NetError> {
     match security {
         Security::InsecurePlaintext => (0..count)
             .map(|_| {

@@ -97,8 +97,8 @@ impl ModulusProof {
                 let h = Zeroizing::new(((xp_f - xq_p) * &sk.q_inv_p).retrieve());
                 let wide = pk.inner.prec_n;
                 let x = resize(&sk.q.p, wide)
-                    .wrapping_mul(&resize(&h, wide))
-                    .wrapping_add(&resize(&xq, wide));
+                    .wrapping_mul(resize(&h, wide))
+                    .wrapping_add(resize(&xq, wide));
                 to_biguint_vartime(&x)
             })
             .collect();
