@@ -14,7 +14,9 @@
 //! - [`net`]: the channel layer: Noise channels between parties authenticated by pinned
 //!   keys, one deadline per message and session-sized frame limits, and an in-memory pair;
 //! - [`dp`]: exact samplers, mechanisms with privacy maps, RDP and PLD accountants, noise
-//!   calibration and persistent privacy budgets.
+//!   calibration and persistent privacy budgets;
+//! - [`data`]: labelled tabular data from CSV files with precise errors, feature scaling
+//!   and the built-in synthetic hospitals.
 //!
 //! Secret types are neither `Clone` nor printable and zeroize on drop; every function that
 //! branches on data carries a `_vartime` suffix, or its docs say why the data it branches
@@ -25,6 +27,7 @@
 mod bigint;
 #[doc(hidden)]
 pub mod ct;
+pub mod data;
 pub mod dp;
 pub mod encoding;
 pub mod error;

@@ -4,6 +4,7 @@ mod bench;
 mod bench_mpc;
 mod bench_psi;
 mod channel;
+mod data;
 mod demo;
 mod dp;
 mod keys;
@@ -56,6 +57,11 @@ enum Command {
     Mpc {
         #[command(subcommand)]
         what: mpc::MpcCommand,
+    },
+    /// Built-in data sets (synthetic hospitals).
+    Data {
+        #[command(subcommand)]
+        what: data::DataCommand,
     },
     /// Long-term identities for authenticated channels.
     Identity {
@@ -115,6 +121,7 @@ fn main() -> ExitCode {
         Command::Dp { what } => dp::run(what),
         Command::Psi { what } => psi::run(what),
         Command::Mpc { what } => mpc::run(what),
+        Command::Data { what } => data::run(what),
         Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
     };
