@@ -1,0 +1,16 @@
+//! Private training: models with exact per-example gradients ([`network`]), optimizers
+//! ([`optim`]), Poisson sampling ([`sampler`]), the DP-SGD loop ([`dpsgd`]) and training
+//! to a target epsilon charged to a budget ledger ([`private`]).
+//!
+//! The layer consumes the DP layer: noise comes from [`crate::dp::release::gaussian_vector`],
+//! epsilons from [`crate::dp::calibrate`], budgets from [`crate::dp::budget`]. It is behind
+//! the `train` cargo feature (on by default), which brings in ndarray.
+
+pub mod dpsgd;
+mod error;
+pub mod network;
+pub mod optim;
+pub mod private;
+pub mod sampler;
+
+pub use error::TrainError;
