@@ -113,3 +113,72 @@ fn missing_file_is_an_io_error() {
         Dataset::from_csv_path(std::path::Path::new("/nonexistent/x.csv"), "y", None).unwrap_err();
     assert!(matches!(e, DataError::Io { .. }));
 }
+
+mod budget {
+    use shroud::data::hospitals::{HospitalConfig, generate};
+    use shroud::data::scaler::Scaler;
+    use shroud::dp::budget::Ledger;
+    use shroud::dp::calibrate::Accountant;
+    use shroud::dp::{Delta, DpError, SamplingRate};
+    use shroud::train::TrainError;
+    use shroud::train::dpsgd::{ClipNorm, TrainConfig};
+    use shroud::train::network::{Architecture, Network};
+    use shroud::train::private::{Charge, EpsilonTarget, calibrate, train_with_epsilon};
+
+    #[test]
+    fn the_ledger_is_charged_once_and_a_short_budget_trains_nothing() {
+        let dir = std::env::temp_dir().join(format!("shroud-train-ledger-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ledger.json");
+        let ledger = Ledger::create(&path).unwrap();
+        ledger.add_account("hospitals", "h1", 1.5, 1e-4).unwrap();
+
+        let h = generate(&HospitalConfig::new(400, 1, 3).unwrap());
+        let data = Scaler::standardize(&h.hospitals[0])
+            .apply(&h.hospitals[0])
+            .unwrap();
+        let cfg = TrainConfig::new(2, SamplingRate::new(0.05).unwrap(), 0.5);
+        let delta = Delta::new(1e-5).unwrap();
+        let target = EpsilonTarget::new(1.0, delta, Accountant::Rdp).unwrap();
+        let plan = calibrate(&target, &cfg).unwrap();
+        assert!(plan.epsilon <= 1.0 && plan.epsilon > 0.9, "{plan:?}");
+        let charge = Charge {
+            ledger: &ledger,
+            dataset: "hospitals",
+            principal: "h1",
+        };
+        let mut net = Network::new(&Architecture::Logistic, 6, 2, 0).unwrap();
+        let clip = ClipNorm::new(1.0).unwrap();
+        let mut rng = shroud::rng::seeded(1);
+        let report =
+            train_with_epsilon(&mut net, &data, &cfg, clip, &target, Some(charge), &mut rng)
+                .unwrap();
+        let p = report.privacy.unwrap();
+        assert_eq!(p.steps, plan.steps);
+        assert!(p.epsilon <= 1.0);
+        // charged once, the calibrated epsilon (requests round up to 1e-9)
+        let (rem_e, rem_d) = Ledger::open(&path)
+            .unwrap()
+            .remaining("hospitals", "h1")
+            .unwrap();
+        assert!((rem_e - (1.5 - plan.epsilon)).abs() < 2e-9, "{rem_e}");
+        assert!((rem_d - (1e-4 - 1e-5)).abs() < 1e-15);
+
+        // the second run would need about 1 more: refused, nothing trained or spent
+        let before = net.params();
+        let err = train_with_epsilon(&mut net, &data, &cfg, clip, &target, Some(charge), &mut rng)
+            .unwrap_err();
+        assert!(
+            matches!(err, TrainError::Dp(DpError::BudgetExceeded { .. })),
+            "{err:?}"
+        );
+        assert_eq!(net.params(), before, "nothing was trained");
+        let after = Ledger::open(&path)
+            .unwrap()
+            .remaining("hospitals", "h1")
+            .unwrap();
+        assert_eq!(after, (rem_e, rem_d), "nothing was spent");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
