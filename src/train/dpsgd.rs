@@ -256,14 +256,16 @@ pub fn train<R: CryptoRng + ?Sized>(
     let y = data.labels();
     let sampler = PoissonSampler::new(data.len(), q);
     let expected = q.get() * data.len() as f64;
-    let steps_per_epoch = (steps / u64::from(cfg.epochs)).max(1);
+    let epochs = u64::from(cfg.epochs);
+    // step s belongs to epoch floor(s epochs / steps) (u128: no overflow)
+    let epoch_of = |s: u64| (u128::from(s) * u128::from(epochs) / u128::from(steps)) as u32;
     let mut params = net.params();
     let mut epoch_losses = Vec::new();
     let (mut loss_sum, mut loss_n) = (0.0, 0usize);
     let mut taken = 0u64;
     for step in 0..steps {
         let idx = sampler.sample(rng)?;
-        let epoch = (step / steps_per_epoch).min(u64::from(u32::MAX)) as u32;
+        let epoch = epoch_of(step);
         let grad = if idx.is_empty() {
             None
         } else {
@@ -299,7 +301,7 @@ pub fn train<R: CryptoRng + ?Sized>(
             net.set_params(&params)?;
         }
         taken += 1;
-        if taken % steps_per_epoch == 0 || taken == steps {
+        if taken == steps || epoch_of(taken) != epoch {
             epoch_losses.push(if loss_n > 0 {
                 loss_sum / loss_n as f64
             } else {

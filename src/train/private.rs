@@ -127,3 +127,39 @@ pub fn train_with_epsilon<R: CryptoRng + ?Sized>(
     };
     train(net, data, cfg, Some(&dp), rng)
 }
+
+/// Trains with a given noise multiplier, first charging the ledger (if any) the epsilon of
+/// the planned steps at `dp.delta`.
+///
+/// # Errors
+/// Those of [`train`]; [`TrainError::Dp`] with [`DpError::BudgetExceeded`] when the account
+/// cannot pay (nothing trained, nothing spent) or [`DpError::Unbounded`] when no finite
+/// epsilon exists for the plan.
+///
+/// # Privacy
+/// As [`train`]; the charge is for the planned steps, at least the steps taken.
+pub fn train_with_noise_multiplier<R: CryptoRng + ?Sized>(
+    net: &mut Network,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    dp: &DpSgd,
+    charge: Option<Charge<'_>>,
+    rng: &mut R,
+) -> Result<TrainReport, TrainError> {
+    let steps = cfg.steps()?;
+    let (epsilon, _) = crate::dp::calibrate::dpsgd_epsilon(
+        dp.accountant,
+        cfg.sampling_rate,
+        dp.sigma,
+        steps,
+        dp.delta,
+    )?;
+    if data.n_features() != net.n_features() || data.n_classes() != net.n_classes() {
+        return Err(TrainError::Shape("the data does not fit the model".into()));
+    }
+    if let Some(c) = charge {
+        c.ledger
+            .spend(c.dataset, c.principal, epsilon, dp.delta.get())?;
+    }
+    train(net, data, cfg, Some(dp), rng)
+}

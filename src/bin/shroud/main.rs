@@ -10,6 +10,8 @@ mod dp;
 mod keys;
 mod mpc;
 mod psi;
+#[cfg(feature = "train")]
+mod train;
 
 use std::process::ExitCode;
 
@@ -63,6 +65,12 @@ enum Command {
         #[command(subcommand)]
         what: data::DataCommand,
     },
+    /// Train a model, with DP-SGD when --epsilon or --noise-multiplier is given.
+    #[cfg(feature = "train")]
+    Train(Box<train::TrainArgs>),
+    /// Evaluate a model on labelled data: accuracy, balanced accuracy, ROC AUC.
+    #[cfg(feature = "train")]
+    Evaluate(train::EvaluateArgs),
     /// Long-term identities for authenticated channels.
     Identity {
         #[command(subcommand)]
@@ -122,6 +130,10 @@ fn main() -> ExitCode {
         Command::Psi { what } => psi::run(what),
         Command::Mpc { what } => mpc::run(what),
         Command::Data { what } => data::run(what),
+        #[cfg(feature = "train")]
+        Command::Train(a) => train::train_cmd(*a),
+        #[cfg(feature = "train")]
+        Command::Evaluate(a) => train::evaluate_cmd(a),
         Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
     };

@@ -1,0 +1,301 @@
+//! `shroud train` and `shroud evaluate`: parse, call the training layer, print.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use shroud::data::Dataset;
+use shroud::data::scaler::Scaler;
+use shroud::dp::budget::Ledger;
+use shroud::dp::{Delta, NoiseMultiplier, SamplingRate};
+use shroud::train::dpsgd::{ClipNorm, DpSgd, TrainConfig, feature_matrix, train};
+use shroud::train::eval::accuracy;
+use shroud::train::model_file::Model;
+use shroud::train::network::{Architecture, Network};
+use shroud::train::optim::{OptimizerConfig, Rule};
+use shroud::train::private::{
+    Charge, EpsilonTarget, train_with_epsilon, train_with_noise_multiplier,
+};
+
+use crate::Failure;
+use crate::dp::Accountant;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OptimizerName {
+    /// SGD with momentum (--momentum).
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data: CSV with a header.
+    #[arg(long)]
+    data: PathBuf,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// Feature columns, comma-separated (default: every column but the label).
+    #[arg(long, value_delimiter = ',')]
+    features: Option<Vec<String>>,
+    /// logreg, softmax, or mlp:W1,W2[:relu|tanh].
+    #[arg(long, default_value = "logreg")]
+    model: String,
+    /// Target epsilon: calibrates the noise multiplier (needs --delta).
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// Delta of the privacy guarantee.
+    #[arg(long)]
+    delta: Option<f64>,
+    /// Noise multiplier sigma, instead of --epsilon (needs --delta).
+    #[arg(long)]
+    noise_multiplier: Option<f64>,
+    /// Per-example L2 clipping norm C.
+    #[arg(long, default_value_t = 1.0)]
+    clip: f64,
+    /// Poisson sampling rate q (default: an expected batch of 256, or 1 for small data).
+    #[arg(long)]
+    sampling_rate: Option<f64>,
+    /// Epochs: the run takes ceil(epochs / q) steps.
+    #[arg(long, default_value_t = 10)]
+    epochs: u32,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptimizerName,
+    /// Momentum of SGD.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Accountant.
+    #[arg(long, value_enum, default_value = "rdp")]
+    accountant: Accountant,
+    /// Seed of the initialization (the sampling and the noise always come from the OS).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Scale features to [-1, 1] by bounds lo:hi per feature, comma-separated, instead of
+    /// standardizing with the private data's statistics.
+    #[arg(long, value_delimiter = ',')]
+    bounds: Option<Vec<String>>,
+    /// Budget ledger to charge before training.
+    #[arg(long, requires = "principal")]
+    ledger: Option<PathBuf>,
+    /// The principal (account) in the ledger.
+    #[arg(long, requires = "ledger")]
+    principal: Option<String>,
+    /// The data set's name in the ledger (default: the data file's stem).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Where to write the model.
+    #[arg(long)]
+    out: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled data: CSV with a header and the model's feature columns.
+    #[arg(long)]
+    data: PathBuf,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_bounds(list: &[String]) -> Result<Scaler, Failure> {
+    let pairs = list
+        .iter()
+        .map(|s| {
+            let (lo, hi) = s
+                .split_once(':')
+                .ok_or_else(|| Failure(format!("bound {s:?}: expected lo:hi")))?;
+            let p = |v: &str| {
+                v.trim()
+                    .parse::<f64>()
+                    .map_err(|_| Failure(format!("bound {s:?}: {v:?} is not a number")))
+            };
+            Ok((p(lo)?, p(hi)?))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    Ok(Scaler::from_bounds(&pairs)?)
+}
+
+pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
+    let raw = Dataset::from_csv_path(&a.data, &a.label, a.features.as_deref())?;
+    let scaler = match &a.bounds {
+        Some(b) => {
+            let s = parse_bounds(b)?;
+            if s.shift.len() != raw.n_features() {
+                return Err(Failure(format!(
+                    "--bounds gives {} features, the data has {}",
+                    s.shift.len(),
+                    raw.n_features()
+                )));
+            }
+            s
+        }
+        None => Scaler::standardize(&raw),
+    };
+    let data = scaler.apply(&raw)?;
+    let arch = Architecture::parse(&a.model)?;
+    let mut net = Network::new(&arch, data.n_features(), data.n_classes(), a.seed)?;
+    let q = a
+        .sampling_rate
+        .unwrap_or_else(|| (256.0 / data.len() as f64).min(1.0));
+    let mut cfg = TrainConfig::new(a.epochs, SamplingRate::new(q)?, a.lr);
+    cfg.optimizer = match a.optimizer {
+        OptimizerName::Sgd => OptimizerConfig {
+            rule: Rule::Sgd {
+                momentum: a.momentum,
+            },
+            ..OptimizerConfig::sgd(a.lr)
+        },
+        OptimizerName::Adam => OptimizerConfig::adam(a.lr),
+    };
+    cfg.optimizer.weight_decay = a.weight_decay;
+    let ledger = a.ledger.as_deref().map(Ledger::open).transpose()?;
+    let dataset = a.dataset.clone().unwrap_or_else(|| {
+        a.data
+            .file_stem()
+            .map_or_else(|| "data".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let charge = match (&ledger, &a.principal) {
+        (Some(l), Some(p)) => Some(Charge {
+            ledger: l,
+            dataset: &dataset,
+            principal: p,
+        }),
+        _ => None,
+    };
+    let accountant = a.accountant.lib();
+    let mut rng = shroud::rng::chacha_from_os();
+    let report = match (a.epsilon, a.noise_multiplier) {
+        (Some(_), Some(_)) => {
+            return Err(Failure(
+                "give --epsilon or --noise-multiplier, not both".into(),
+            ));
+        }
+        (Some(eps), None) => {
+            let delta = Delta::new(
+                a.delta
+                    .ok_or_else(|| Failure("--epsilon needs --delta".into()))?,
+            )?;
+            let target = EpsilonTarget::new(eps, delta, accountant)?;
+            let clip = ClipNorm::new(a.clip)?;
+            train_with_epsilon(&mut net, &data, &cfg, clip, &target, charge, &mut rng)?
+        }
+        (None, Some(sigma)) => {
+            let delta = Delta::new(
+                a.delta
+                    .ok_or_else(|| Failure("--noise-multiplier needs --delta".into()))?,
+            )?;
+            let dp = DpSgd {
+                clip: ClipNorm::new(a.clip)?,
+                sigma: NoiseMultiplier::new(sigma)?,
+                delta,
+                accountant,
+            };
+            train_with_noise_multiplier(&mut net, &data, &cfg, &dp, charge, &mut rng)?
+        }
+        (None, None) => {
+            if charge.is_some() {
+                return Err(Failure(
+                    "--ledger needs a private run: give --epsilon or --noise-multiplier".into(),
+                ));
+            }
+            train(&mut net, &data, &cfg, None, &mut rng)?
+        }
+    };
+    let x = feature_matrix(&data);
+    let train_accuracy = accuracy(&net.predict(x.view())?, data.labels());
+    let model = Model {
+        network: net,
+        feature_names: raw.feature_names().to_vec(),
+        label: a.label.clone(),
+        classes: raw.classes().to_vec(),
+        scaler,
+        privacy: report.privacy.clone(),
+    };
+    std::fs::write(&a.out, model.to_json()?)
+        .map_err(|e| Failure(format!("{}: {e}", a.out.display())))?;
+    let p = report.privacy.as_ref();
+    if a.json {
+        let out = json!({
+            "private": p.is_some(),
+            "epsilon": p.map(|p| p.epsilon),
+            "delta": p.map(|p| p.delta),
+            "noise_multiplier": p.map(|p| p.noise_multiplier),
+            "sampling_rate": q,
+            "steps": report.steps,
+            "accountant": p.map(|p| p.accountant.clone()),
+            "clip": p.map(|p| p.clip),
+            "train_accuracy": train_accuracy,
+            "epoch_losses": report.epoch_losses,
+            "model": a.out.display().to_string(),
+        });
+        println!("{out}");
+    } else {
+        match p {
+            Some(p) => println!(
+                "trained {} with DP-SGD: ({:.4}, {:e})-DP ({} accountant), sigma {:.4}, q {}, {} steps, clip {}",
+                a.model,
+                p.epsilon,
+                p.delta,
+                p.accountant,
+                p.noise_multiplier,
+                q,
+                report.steps,
+                p.clip
+            ),
+            None => println!(
+                "trained {} WITHOUT differential privacy (no --epsilon or --noise-multiplier): {} steps at q {}",
+                a.model, report.steps, q
+            ),
+        }
+        println!(
+            "train accuracy {train_accuracy:.4} (computed on the training data, not private); model written to {}",
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn evaluate_cmd(a: EvaluateArgs) -> Result<(), Failure> {
+    let model = Model::load(&a.model)?;
+    let data = Dataset::from_csv_path(&a.data, &a.label, Some(&model.feature_names))?;
+    let e = model.evaluate(&data)?;
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "accuracy": e.accuracy,
+                "balanced_accuracy": e.balanced_accuracy,
+                "auc": e.auc,
+                "n": e.n,
+            })
+        );
+    } else {
+        println!(
+            "accuracy {:.4}, balanced accuracy {:.4}, AUC {}, on {} rows",
+            e.accuracy,
+            e.balanced_accuracy,
+            e.auc
+                .map_or_else(|| "n/a (one class)".into(), |v| format!("{v:.4}")),
+            e.n
+        );
+    }
+    Ok(())
+}
