@@ -114,6 +114,7 @@ proptest! {
 
 /// Newton's method on the L2-regularized mean logistic loss (bias regularized too, as the
 /// optimizer's weight decay does): the oracle.
+#[allow(clippy::needless_range_loop)] // textbook linear algebra reads best with indices
 fn newton(x: ArrayView2<f64>, y: &[usize], lambda: f64) -> Vec<f64> {
     let (n, d) = x.dim();
     let p = d + 1;

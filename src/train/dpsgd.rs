@@ -105,7 +105,7 @@ impl TrainConfig {
     pub fn steps(&self) -> Result<u64, TrainError> {
         let q = self.sampling_rate.get();
         let steps = (f64::from(self.epochs) / q).ceil();
-        if self.epochs == 0 || q == 0.0 || !(steps <= 1e9) {
+        if self.epochs == 0 || q == 0.0 || steps.is_nan() || steps > 1e9 {
             return Err(TrainError::InvalidParameter(format!(
                 "{} epochs at sampling rate {q}: need epochs >= 1, q > 0, at most 10^9 steps",
                 self.epochs

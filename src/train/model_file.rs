@@ -264,7 +264,8 @@ mod tests {
     fn tampered_files_are_refused() {
         let text = model().to_json().unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let cases: Vec<Box<dyn Fn(&mut serde_json::Value)>> = vec![
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<Edit> = vec![
             Box::new(|v| v["version"] = 2.into()),
             Box::new(|v| v["layers"][0]["b"] = serde_json::json!([0.0])),
             Box::new(|v| v["layers"][0]["w"][0] = serde_json::json!([0.0])),
