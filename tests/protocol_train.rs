@@ -205,3 +205,86 @@ fn bad_csv_is_refused_with_its_line() {
     assert!(!out_model.exists());
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn membership_inference_reports_the_dp_ceiling() {
+    let d = tmpdir("mia");
+    let ds = d.to_str().unwrap();
+    // one hospital: members and the holdout come from the same population
+    let out = shroud(&[
+        "data",
+        "hospitals",
+        "--patients",
+        "2000",
+        "--hospitals",
+        "1",
+        "--seed",
+        "8",
+        "--out",
+        ds,
+    ]);
+    assert!(out.status.success());
+    let members = format!("{ds}/hospital_1.csv");
+    let holdout = format!("{ds}/holdout.csv");
+    let m = format!("{ds}/dp.json");
+    ok_json(&shroud(&[
+        "train",
+        "--data",
+        &members,
+        "--label",
+        "high_risk",
+        "--model",
+        "mlp:16",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-5",
+        "--epochs",
+        "5",
+        "--sampling-rate",
+        "0.05",
+        "--out",
+        &m,
+        "--json",
+    ]));
+    let j = ok_json(&shroud(&[
+        "attack",
+        "mia",
+        "--model",
+        &m,
+        "--members",
+        &members,
+        "--nonmembers",
+        &holdout,
+        "--label",
+        "high_risk",
+        "--json",
+    ]));
+    assert_eq!(j["above_bound"], false, "{j}");
+    let auc = j["auc"].as_f64().unwrap();
+    // epsilon 1 allows AUC well below 0.75; the model barely memorizes
+    assert!((0.4..0.6).contains(&auc), "{j}");
+    for f in ["0.001", "0.01"] {
+        let t = j["tpr_at_fpr"][f].as_f64().unwrap();
+        let b = j["bound_tpr_at_fpr"][f].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&t) && b > 0.0, "{j}");
+    }
+    let b = j["bound_tpr_at_fpr"]["0.01"].as_f64().unwrap();
+    assert!((b - (1f64.exp() * 0.01 + 1e-5)).abs() < 1e-3, "{b}");
+    let err = refused(&shroud(&[
+        "attack",
+        "mia",
+        "--model",
+        &m,
+        "--members",
+        &members,
+        "--nonmembers",
+        &holdout,
+        "--label",
+        "high_risk",
+        "--shadow",
+        "4",
+    ]));
+    assert!(err.contains("not implemented"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

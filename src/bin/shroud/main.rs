@@ -3,6 +3,8 @@
 mod bench;
 mod bench_mpc;
 mod bench_psi;
+#[cfg(feature = "train")]
+mod bench_train;
 mod channel;
 mod data;
 mod demo;
@@ -71,6 +73,12 @@ enum Command {
     /// Evaluate a model on labelled data: accuracy, balanced accuracy, ROC AUC.
     #[cfg(feature = "train")]
     Evaluate(train::EvaluateArgs),
+    /// Attacks on trained models (membership inference).
+    #[cfg(feature = "train")]
+    Attack {
+        #[command(subcommand)]
+        what: train::AttackCommand,
+    },
     /// Long-term identities for authenticated channels.
     Identity {
         #[command(subcommand)]
@@ -134,6 +142,8 @@ fn main() -> ExitCode {
         Command::Train(a) => train::train_cmd(*a),
         #[cfg(feature = "train")]
         Command::Evaluate(a) => train::evaluate_cmd(a),
+        #[cfg(feature = "train")]
+        Command::Attack { what } => train::attack_cmd(what),
         Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
     };

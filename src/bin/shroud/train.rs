@@ -299,3 +299,95 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[derive(clap::Subcommand)]
+pub enum AttackCommand {
+    /// Loss-threshold membership inference against a model, with the DP ceiling.
+    Mia(MiaArgs),
+}
+
+#[derive(Args)]
+pub struct MiaArgs {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Rows the model was trained on.
+    #[arg(long)]
+    members: PathBuf,
+    /// Rows from the same population that it never saw.
+    #[arg(long)]
+    nonmembers: PathBuf,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// Shadow models for a LiRA-style attack (not implemented yet: only 0 is accepted).
+    #[arg(long, default_value_t = 0)]
+    shadow: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn attack_cmd(cmd: AttackCommand) -> Result<(), Failure> {
+    let AttackCommand::Mia(a) = cmd;
+    if a.shadow > 0 {
+        return Err(Failure(
+            "--shadow: the LiRA attack with shadow models is not implemented yet; \
+             run without --shadow for the loss-threshold attack"
+                .into(),
+        ));
+    }
+    let model = Model::load(&a.model)?;
+    let members = Dataset::from_csv_path(&a.members, &a.label, Some(&model.feature_names))?;
+    let nonmembers = Dataset::from_csv_path(&a.nonmembers, &a.label, Some(&model.feature_names))?;
+    let r = shroud::train::mia::loss_threshold_attack(&model, &members, &nonmembers)?;
+    let key = |f: f64| f.to_string();
+    let tpr: serde_json::Map<String, serde_json::Value> = r
+        .tpr_at_fpr
+        .iter()
+        .map(|(f, _, t)| (key(*f), json!(t)))
+        .collect();
+    let bound = r.bound_tpr_at_fpr.as_ref().map(|b| {
+        shroud::train::mia::FPRS
+            .iter()
+            .zip(b)
+            .map(|(f, v)| (key(*f), json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+    });
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "attack": "loss_threshold",
+                "auc": r.auc,
+                "tpr_at_fpr": tpr,
+                "bound_tpr_at_fpr": bound,
+                "above_bound": r.above_bound,
+                "epsilon": model.privacy.as_ref().map(|p| p.epsilon),
+                "delta": model.privacy.as_ref().map(|p| p.delta),
+                "n_members": r.n.0,
+                "n_nonmembers": r.n.1,
+            })
+        );
+    } else {
+        println!(
+            "loss-threshold attack: AUC {:.4} on {} members, {} non-members",
+            r.auc, r.n.0, r.n.1
+        );
+        for (i, (f, af, t)) in r.tpr_at_fpr.iter().enumerate() {
+            let b = r
+                .bound_tpr_at_fpr
+                .as_ref()
+                .map_or_else(|| "none (not private)".into(), |b| format!("{:.4}", b[i]));
+            println!("  TPR {t:.4} at FPR {f} (achieved {af:.4}); DP ceiling {b}");
+        }
+    }
+    if r.above_bound {
+        return Err(Failure(
+            "BUG: the attack beats the ceiling that the model's (epsilon, delta) allows; \
+             the privacy record is wrong"
+                .into(),
+        ));
+    }
+    Ok(())
+}
