@@ -165,6 +165,41 @@ mod budget {
         assert!((rem_e - (1.5 - plan.epsilon)).abs() < 2e-9, "{rem_e}");
         assert!((rem_d - (1e-4 - 1e-5)).abs() < 1e-15);
 
+        // settings that train() would refuse are refused before the charge
+        let mut bad_cfg = cfg;
+        bad_cfg.optimizer.lr = f64::NAN;
+        let e = train_with_epsilon(
+            &mut net,
+            &data,
+            &bad_cfg,
+            clip,
+            &target,
+            Some(charge),
+            &mut rng,
+        )
+        .unwrap_err();
+        assert!(matches!(e, TrainError::InvalidParameter(_)), "{e:?}");
+        let wrong = Network::new(&Architecture::Logistic, 5, 2, 0);
+        let e = train_with_epsilon(
+            &mut wrong.unwrap(),
+            &data,
+            &cfg,
+            clip,
+            &target,
+            Some(charge),
+            &mut rng,
+        )
+        .unwrap_err();
+        assert!(matches!(e, TrainError::Shape(_)), "{e:?}");
+        assert_eq!(
+            Ledger::open(&path)
+                .unwrap()
+                .remaining("hospitals", "h1")
+                .unwrap(),
+            (rem_e, rem_d),
+            "refused settings spend nothing"
+        );
+
         // the second run would need about 1 more: refused, nothing trained or spent
         let before = net.params();
         let err = train_with_epsilon(&mut net, &data, &cfg, clip, &target, Some(charge), &mut rng)

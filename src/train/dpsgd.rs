@@ -216,6 +216,27 @@ pub(crate) fn clip_factors(norms: &Array1<f64>, clip: ClipNorm) -> Array1<f64> {
     norms.mapv(|n| if n > c { c / n } else { 1.0 })
 }
 
+/// Every check that can be made before the data is used: the data fits the network, the
+/// step count and the optimizer's settings. Callers that charge a budget run it first, so
+/// that a refused run spends nothing.
+pub(crate) fn preflight(
+    net: &Network,
+    data: &Dataset,
+    cfg: &TrainConfig,
+) -> Result<(u64, Optimizer), TrainError> {
+    if data.n_features() != net.n_features() || data.n_classes() != net.n_classes() {
+        return Err(TrainError::Shape(format!(
+            "data has {} features and {} classes, the model {} and {}",
+            data.n_features(),
+            data.n_classes(),
+            net.n_features(),
+            net.n_classes()
+        )));
+    }
+    let steps = cfg.steps()?;
+    Ok((steps, Optimizer::new(cfg.optimizer, net.n_params())?))
+}
+
 /// Trains `net` on `data` (features already scaled). With `dp`, every step is a DP-SGD step
 /// and the report carries the privacy record for the steps taken. `rng` drives the Poisson
 /// sampling and the noise: a CSPRNG from the OS for real runs
@@ -236,18 +257,8 @@ pub fn train<R: CryptoRng + ?Sized>(
     dp: Option<&DpSgd>,
     rng: &mut R,
 ) -> Result<TrainReport, TrainError> {
-    if data.n_features() != net.n_features() || data.n_classes() != net.n_classes() {
-        return Err(TrainError::Shape(format!(
-            "data has {} features and {} classes, the model {} and {}",
-            data.n_features(),
-            data.n_classes(),
-            net.n_features(),
-            net.n_classes()
-        )));
-    }
-    let steps = cfg.steps()?;
+    let (steps, mut opt) = preflight(net, data, cfg)?;
     let q = cfg.sampling_rate;
-    let mut opt = Optimizer::new(cfg.optimizer, net.n_params())?;
     if let Some(dp) = dp {
         // refuse impossible accounting before touching the data
         dpsgd_epsilon(dp.accountant, q, dp.sigma, steps, dp.delta)?;

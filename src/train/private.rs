@@ -16,7 +16,7 @@
 use rand_core::CryptoRng;
 
 use super::TrainError;
-use super::dpsgd::{ClipNorm, DpSgd, TrainConfig, TrainReport, train};
+use super::dpsgd::{ClipNorm, DpSgd, TrainConfig, TrainReport, preflight, train};
 use super::network::Network;
 use crate::data::Dataset;
 use crate::dp::budget::Ledger;
@@ -111,10 +111,8 @@ pub fn train_with_epsilon<R: CryptoRng + ?Sized>(
     charge: Option<Charge<'_>>,
     rng: &mut R,
 ) -> Result<TrainReport, TrainError> {
+    preflight(net, data, cfg)?;
     let plan = calibrate(target, cfg)?;
-    if data.n_features() != net.n_features() || data.n_classes() != net.n_classes() {
-        return Err(TrainError::Shape("the data does not fit the model".into()));
-    }
     if let Some(c) = charge {
         c.ledger
             .spend(c.dataset, c.principal, plan.epsilon, target.delta.get())?;
@@ -146,7 +144,7 @@ pub fn train_with_noise_multiplier<R: CryptoRng + ?Sized>(
     charge: Option<Charge<'_>>,
     rng: &mut R,
 ) -> Result<TrainReport, TrainError> {
-    let steps = cfg.steps()?;
+    let (steps, _) = preflight(net, data, cfg)?;
     let (epsilon, _) = crate::dp::calibrate::dpsgd_epsilon(
         dp.accountant,
         cfg.sampling_rate,
@@ -154,9 +152,6 @@ pub fn train_with_noise_multiplier<R: CryptoRng + ?Sized>(
         steps,
         dp.delta,
     )?;
-    if data.n_features() != net.n_features() || data.n_classes() != net.n_classes() {
-        return Err(TrainError::Shape("the data does not fit the model".into()));
-    }
     if let Some(c) = charge {
         c.ledger
             .spend(c.dataset, c.principal, epsilon, dp.delta.get())?;
