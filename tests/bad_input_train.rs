@@ -123,7 +123,9 @@ mod budget {
     use shroud::train::TrainError;
     use shroud::train::dpsgd::{ClipNorm, TrainConfig};
     use shroud::train::network::{Architecture, Network};
-    use shroud::train::private::{Charge, EpsilonTarget, calibrate, train_with_epsilon};
+    use shroud::train::private::{
+        Charge, EpsilonTarget, RunOptions, calibrate, train_with_epsilon,
+    };
 
     #[test]
     fn the_ledger_is_charged_once_and_a_short_budget_trains_nothing() {
@@ -148,12 +150,15 @@ mod budget {
             dataset: "hospitals",
             principal: "h1",
         };
+        let opts = RunOptions {
+            validation: None,
+            charge: Some(charge),
+        };
         let mut net = Network::new(&Architecture::Logistic, 6, 2, 0).unwrap();
         let clip = ClipNorm::new(1.0).unwrap();
         let mut rng = shroud::rng::seeded(1);
         let report =
-            train_with_epsilon(&mut net, &data, &cfg, clip, &target, Some(charge), &mut rng)
-                .unwrap();
+            train_with_epsilon(&mut net, &data, &cfg, clip, &target, opts, &mut rng).unwrap();
         let p = report.privacy.unwrap();
         assert_eq!(p.steps, plan.steps);
         assert!(p.epsilon <= 1.0);
@@ -168,16 +173,8 @@ mod budget {
         // settings that train() would refuse are refused before the charge
         let mut bad_cfg = cfg;
         bad_cfg.optimizer.lr = f64::NAN;
-        let e = train_with_epsilon(
-            &mut net,
-            &data,
-            &bad_cfg,
-            clip,
-            &target,
-            Some(charge),
-            &mut rng,
-        )
-        .unwrap_err();
+        let e = train_with_epsilon(&mut net, &data, &bad_cfg, clip, &target, opts, &mut rng)
+            .unwrap_err();
         assert!(matches!(e, TrainError::InvalidParameter(_)), "{e:?}");
         let wrong = Network::new(&Architecture::Logistic, 5, 2, 0);
         let e = train_with_epsilon(
@@ -186,7 +183,7 @@ mod budget {
             &cfg,
             clip,
             &target,
-            Some(charge),
+            opts,
             &mut rng,
         )
         .unwrap_err();
@@ -202,8 +199,8 @@ mod budget {
 
         // the second run would need about 1 more: refused, nothing trained or spent
         let before = net.params();
-        let err = train_with_epsilon(&mut net, &data, &cfg, clip, &target, Some(charge), &mut rng)
-            .unwrap_err();
+        let err =
+            train_with_epsilon(&mut net, &data, &cfg, clip, &target, opts, &mut rng).unwrap_err();
         assert!(
             matches!(err, TrainError::Dp(DpError::BudgetExceeded { .. })),
             "{err:?}"

@@ -228,3 +228,50 @@ fn the_reported_epsilon_is_the_accountants_for_the_steps_taken() {
         );
     }
 }
+
+#[test]
+fn early_stopping_keeps_the_best_epoch_and_accounts_the_steps_taken() {
+    use shroud::data::hospitals::{HospitalConfig, generate};
+    use shroud::data::scaler::Scaler;
+    use shroud::train::dpsgd::train_validated;
+    let h = generate(&HospitalConfig::new(2000, 1, 12).unwrap());
+    let s = Scaler::standardize(&h.hospitals[0]);
+    let (tr, val) = (
+        s.apply(&h.hospitals[0]).unwrap(),
+        s.apply(&h.holdout).unwrap(),
+    );
+    let q = SamplingRate::new(0.05).unwrap();
+    let dp = DpSgd {
+        clip: ClipNorm::new(1.0).unwrap(),
+        sigma: NoiseMultiplier::new(0.8).unwrap(),
+        delta: Delta::new(1e-5).unwrap(),
+        accountant: Accountant::Rdp,
+    };
+    let mut cfg = TrainConfig::new(40, q, 0.5);
+    cfg.patience = Some(2);
+    let mut net = Network::new(&Architecture::Logistic, 6, 2, 0).unwrap();
+    let r = train_validated(
+        &mut net,
+        &tr,
+        Some(&val),
+        &cfg,
+        Some(&dp),
+        &mut shroud::rng::seeded(3),
+    )
+    .unwrap();
+    let epochs_run = r.validation_losses.len();
+    assert!(epochs_run < 40, "stopped early: {epochs_run} epochs");
+    assert_eq!(r.steps, epochs_run as u64 * 20);
+    let p = r.privacy.unwrap();
+    let (e, _) = dpsgd_epsilon(Accountant::Rdp, q, dp.sigma, r.steps, dp.delta).unwrap();
+    assert_eq!(p.epsilon, e);
+    // the kept parameters are the best epoch's
+    let x = shroud::train::dpsgd::feature_matrix(&val);
+    let kept = net.losses(x.view(), val.labels()).unwrap().mean().unwrap();
+    let best = r
+        .validation_losses
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    assert!((kept - best).abs() < 1e-12, "{kept} vs {best}");
+}

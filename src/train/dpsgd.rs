@@ -86,6 +86,9 @@ pub struct TrainConfig {
     pub sampling_rate: SamplingRate,
     /// The optimizer.
     pub optimizer: OptimizerConfig,
+    /// Early stopping: stop after this many epochs without a lower validation loss and
+    /// keep the best parameters (used only by [`train_validated`]).
+    pub patience: Option<u32>,
 }
 
 impl TrainConfig {
@@ -95,6 +98,7 @@ impl TrainConfig {
             epochs,
             sampling_rate,
             optimizer: OptimizerConfig::sgd(lr),
+            patience: None,
         }
     }
 
@@ -144,6 +148,8 @@ pub struct TrainReport {
     pub epoch_losses: Vec<f64>,
     /// The privacy record (None without DP).
     pub privacy: Option<PrivacyRecord>,
+    /// Mean validation loss after each epoch (empty without validation data).
+    pub validation_losses: Vec<f64>,
 }
 
 /// The features of `data` as an n x d matrix.
@@ -257,7 +263,39 @@ pub fn train<R: CryptoRng + ?Sized>(
     dp: Option<&DpSgd>,
     rng: &mut R,
 ) -> Result<TrainReport, TrainError> {
+    train_validated(net, data, None, cfg, dp, rng)
+}
+
+/// As [`train`], with a validation set scored after every epoch; with
+/// [`TrainConfig::patience`] the run stops early and keeps the parameters of the best
+/// epoch, and the privacy record covers the steps actually taken.
+///
+/// # Errors
+/// Those of [`train`]; [`TrainError::Shape`] for a validation set that does not fit.
+///
+/// # Privacy
+/// As [`train`]. The validation set must not be private data (or be accounted for
+/// elsewhere): choosing among the released iterates by it is post-processing of the
+/// DP-SGD output only when it is public.
+pub fn train_validated<R: CryptoRng + ?Sized>(
+    net: &mut Network,
+    data: &Dataset,
+    validation: Option<&Dataset>,
+    cfg: &TrainConfig,
+    dp: Option<&DpSgd>,
+    rng: &mut R,
+) -> Result<TrainReport, TrainError> {
     let (steps, mut opt) = preflight(net, data, cfg)?;
+    let val = match validation {
+        Some(v) => {
+            preflight(net, v, cfg)?;
+            Some((feature_matrix(v), v.labels()))
+        }
+        None => None,
+    };
+    let mut validation_losses = Vec::new();
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    let mut since_best = 0u32;
     let q = cfg.sampling_rate;
     if let Some(dp) = dp {
         // refuse impossible accounting before touching the data
@@ -319,7 +357,25 @@ pub fn train<R: CryptoRng + ?Sized>(
                 f64::NAN
             });
             (loss_sum, loss_n) = (0.0, 0);
+            if let Some((vx, vy)) = &val {
+                let l = net.losses(vx.view(), vy)?.mean().unwrap_or(f64::NAN);
+                validation_losses.push(l);
+                if best.as_ref().is_none_or(|(b, _)| l < *b) {
+                    best = Some((l, params.clone()));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                if cfg.patience.is_some_and(|p| since_best >= p) {
+                    break;
+                }
+            }
         }
+    }
+    if cfg.patience.is_some()
+        && let Some((_, p)) = best
+    {
+        net.set_params(&p)?;
     }
     let privacy = match dp {
         Some(dp) => {
@@ -340,6 +396,7 @@ pub fn train<R: CryptoRng + ?Sized>(
         steps: taken,
         epoch_losses,
         privacy,
+        validation_losses,
     })
 }
 

@@ -16,7 +16,7 @@
 use rand_core::CryptoRng;
 
 use super::TrainError;
-use super::dpsgd::{ClipNorm, DpSgd, TrainConfig, TrainReport, preflight, train};
+use super::dpsgd::{ClipNorm, DpSgd, TrainConfig, TrainReport, preflight, train_validated};
 use super::network::Network;
 use crate::data::Dataset;
 use crate::dp::budget::Ledger;
@@ -91,10 +91,22 @@ pub struct Charge<'a> {
     pub principal: &'a str,
 }
 
-/// Calibrates, charges the ledger (if any) the planned (epsilon, delta) once, then trains.
+/// What else a private run uses: a public validation set for early stopping and the
+/// ledger account to charge.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions<'a> {
+    /// Public validation data (early stopping with [`TrainConfig::patience`]).
+    pub validation: Option<&'a Dataset>,
+    /// The account to charge before training.
+    pub charge: Option<Charge<'a>>,
+}
+
+/// Calibrates, charges the ledger (if any) the planned (epsilon, delta) once, then trains
+/// (with early stopping on `opts.validation`, public data, when [`TrainConfig::patience`] is set;
+/// the charge stays that of the planned steps, toward more loss).
 ///
 /// # Errors
-/// Those of [`calibrate`] and [`train`]; [`TrainError::Dp`] with
+/// Those of [`calibrate`] and [`train_validated`]; [`TrainError::Dp`] with
 /// [`DpError::BudgetExceeded`] when the account cannot pay, in which case nothing was
 /// trained and nothing spent. A failure after the charge (a diverged run) keeps the charge:
 /// the data was touched.
@@ -108,12 +120,12 @@ pub fn train_with_epsilon<R: CryptoRng + ?Sized>(
     cfg: &TrainConfig,
     clip: ClipNorm,
     target: &EpsilonTarget,
-    charge: Option<Charge<'_>>,
+    opts: RunOptions<'_>,
     rng: &mut R,
 ) -> Result<TrainReport, TrainError> {
     preflight(net, data, cfg)?;
     let plan = calibrate(target, cfg)?;
-    if let Some(c) = charge {
+    if let Some(c) = opts.charge {
         c.ledger
             .spend(c.dataset, c.principal, plan.epsilon, target.delta.get())?;
     }
@@ -123,25 +135,25 @@ pub fn train_with_epsilon<R: CryptoRng + ?Sized>(
         delta: target.delta,
         accountant: target.accountant,
     };
-    train(net, data, cfg, Some(&dp), rng)
+    train_validated(net, data, opts.validation, cfg, Some(&dp), rng)
 }
 
 /// Trains with a given noise multiplier, first charging the ledger (if any) the epsilon of
 /// the planned steps at `dp.delta`.
 ///
 /// # Errors
-/// Those of [`train`]; [`TrainError::Dp`] with [`DpError::BudgetExceeded`] when the account
+/// Those of [`train_validated`]; [`TrainError::Dp`] with [`DpError::BudgetExceeded`] when the account
 /// cannot pay (nothing trained, nothing spent) or [`DpError::Unbounded`] when no finite
 /// epsilon exists for the plan.
 ///
 /// # Privacy
-/// As [`train`]; the charge is for the planned steps, at least the steps taken.
+/// As [`train_validated`]; the charge is for the planned steps, at least the steps taken.
 pub fn train_with_noise_multiplier<R: CryptoRng + ?Sized>(
     net: &mut Network,
     data: &Dataset,
     cfg: &TrainConfig,
     dp: &DpSgd,
-    charge: Option<Charge<'_>>,
+    opts: RunOptions<'_>,
     rng: &mut R,
 ) -> Result<TrainReport, TrainError> {
     let (steps, _) = preflight(net, data, cfg)?;
@@ -152,9 +164,9 @@ pub fn train_with_noise_multiplier<R: CryptoRng + ?Sized>(
         steps,
         dp.delta,
     )?;
-    if let Some(c) = charge {
+    if let Some(c) = opts.charge {
         c.ledger
             .spend(c.dataset, c.principal, epsilon, dp.delta.get())?;
     }
-    train(net, data, cfg, Some(dp), rng)
+    train_validated(net, data, opts.validation, cfg, Some(dp), rng)
 }

@@ -36,7 +36,7 @@ pub struct TrainBenchArgs {
 fn accuracy_sweep(seeds: u64) -> Result<Vec<(Option<f64>, f64, f64)>, Failure> {
     use shroud::data::hospitals::{HospitalConfig, generate};
     use shroud::data::scaler::Scaler;
-    use shroud::train::private::{EpsilonTarget, train_with_epsilon};
+    use shroud::train::private::{EpsilonTarget, RunOptions, train_with_epsilon};
     let mut out = Vec::new();
     for eps in [None, Some(1.0), Some(3.0), Some(8.0)] {
         let mut accs = Vec::new();
@@ -55,7 +55,15 @@ fn accuracy_sweep(seeds: u64) -> Result<Vec<(Option<f64>, f64, f64)>, Failure> {
                 Some(e) => {
                     let target = EpsilonTarget::new(e, Delta::new(1e-5)?, Accountant::Rdp)?;
                     let clip = ClipNorm::new(1.0)?;
-                    train_with_epsilon(&mut net, &train_set, &cfg, clip, &target, None, &mut rng)?;
+                    train_with_epsilon(
+                        &mut net,
+                        &train_set,
+                        &cfg,
+                        clip,
+                        &target,
+                        RunOptions::default(),
+                        &mut rng,
+                    )?;
                 }
             }
             let model = shroud::train::model_file::Model {

@@ -8,13 +8,13 @@ use shroud::data::Dataset;
 use shroud::data::scaler::Scaler;
 use shroud::dp::budget::Ledger;
 use shroud::dp::{Delta, NoiseMultiplier, SamplingRate};
-use shroud::train::dpsgd::{ClipNorm, DpSgd, TrainConfig, feature_matrix, train};
+use shroud::train::dpsgd::{ClipNorm, DpSgd, TrainConfig, feature_matrix, train_validated};
 use shroud::train::eval::accuracy;
 use shroud::train::model_file::Model;
 use shroud::train::network::{Architecture, Network};
 use shroud::train::optim::{OptimizerConfig, Rule};
 use shroud::train::private::{
-    Charge, EpsilonTarget, train_with_epsilon, train_with_noise_multiplier,
+    Charge, EpsilonTarget, RunOptions, train_with_epsilon, train_with_noise_multiplier,
 };
 
 use crate::Failure;
@@ -72,6 +72,17 @@ pub struct TrainArgs {
     /// L2 weight decay.
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f64,
+    /// Multiply the learning rate by this after every epoch (1 = constant).
+    #[arg(long, default_value_t = 1.0)]
+    lr_decay: f64,
+    /// Validation data that is NOT private (same columns): its loss is printed per epoch
+    /// and drives --patience. Choosing by private data would leak it.
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// Early stopping: stop after this many epochs without a lower validation loss, keep
+    /// the best epoch (needs --validation).
+    #[arg(long, requires = "validation")]
+    patience: Option<u32>,
     /// Accountant.
     #[arg(long, value_enum, default_value = "rdp")]
     accountant: Accountant,
@@ -166,6 +177,23 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
         OptimizerName::Adam => OptimizerConfig::adam(a.lr),
     };
     cfg.optimizer.weight_decay = a.weight_decay;
+    cfg.optimizer.lr_decay = a.lr_decay;
+    cfg.patience = a.patience;
+    let validation = match &a.validation {
+        Some(p) => {
+            let v = Dataset::from_csv_path(p, &a.label, Some(raw.feature_names()))?;
+            if v.classes() != raw.classes() {
+                return Err(Failure(format!(
+                    "{}: the validation labels {:?} are not the training labels {:?}",
+                    p.display(),
+                    v.classes(),
+                    raw.classes()
+                )));
+            }
+            Some(scaler.apply(&v)?)
+        }
+        None => None,
+    };
     let ledger = a.ledger.as_deref().map(Ledger::open).transpose()?;
     let dataset = a.dataset.clone().unwrap_or_else(|| {
         a.data
@@ -179,6 +207,10 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
             principal: p,
         }),
         _ => None,
+    };
+    let opts = RunOptions {
+        validation: validation.as_ref(),
+        charge,
     };
     let accountant = a.accountant.lib();
     let mut rng = shroud::rng::chacha_from_os();
@@ -195,7 +227,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
             )?;
             let target = EpsilonTarget::new(eps, delta, accountant)?;
             let clip = ClipNorm::new(a.clip)?;
-            train_with_epsilon(&mut net, &data, &cfg, clip, &target, charge, &mut rng)?
+            train_with_epsilon(&mut net, &data, &cfg, clip, &target, opts, &mut rng)?
         }
         (None, Some(sigma)) => {
             let delta = Delta::new(
@@ -208,7 +240,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
                 delta,
                 accountant,
             };
-            train_with_noise_multiplier(&mut net, &data, &cfg, &dp, charge, &mut rng)?
+            train_with_noise_multiplier(&mut net, &data, &cfg, &dp, opts, &mut rng)?
         }
         (None, None) => {
             if charge.is_some() {
@@ -216,7 +248,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
                     "--ledger needs a private run: give --epsilon or --noise-multiplier".into(),
                 ));
             }
-            train(&mut net, &data, &cfg, None, &mut rng)?
+            train_validated(&mut net, &data, validation.as_ref(), &cfg, None, &mut rng)?
         }
     };
     let x = feature_matrix(&data);
@@ -244,6 +276,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
             "clip": p.map(|p| p.clip),
             "train_accuracy": train_accuracy,
             "epoch_losses": report.epoch_losses,
+            "validation_losses": report.validation_losses,
             "model": a.out.display().to_string(),
         });
         println!("{out}");
