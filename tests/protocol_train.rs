@@ -203,6 +203,51 @@ fn bad_csv_is_refused_with_its_line() {
     ]));
     assert!(err.contains("no column \"nope\""), "{err}");
     assert!(!out_model.exists());
+    let err = refused(&shroud(&[
+        "train",
+        "--data",
+        f.to_str().unwrap(),
+        "--label",
+        "y",
+        "--out",
+        "/nonexistent-dir/m.json",
+    ]));
+    assert!(err.contains("does not exist"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn user_bounds_replace_the_private_statistics() {
+    let d = tmpdir("bounds");
+    let f = d.join("d.csv");
+    std::fs::write(
+        &f,
+        "a,b,y
+1,10,0
+2,20,1
+3,30,1
+0,5,0
+",
+    )
+    .unwrap();
+    let m = d.join("m.json");
+    let (fs, ms) = (f.to_str().unwrap(), m.to_str().unwrap());
+    ok_json(&shroud(&[
+        "train", "--data", fs, "--label", "y", "--bounds", "0:4,0:40", "--epochs", "2", "--out",
+        ms, "--json",
+    ]));
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    assert_eq!(model["scaler"]["source"], "bounds");
+    assert_eq!(model["scaler"]["shift"], serde_json::json!([2.0, 20.0]));
+    assert_eq!(model["scaler"]["scale"], serde_json::json!([2.0, 20.0]));
+    let err = refused(&shroud(&[
+        "train", "--data", fs, "--label", "y", "--bounds", "0:4", "--out", ms,
+    ]));
+    assert!(err.contains("--bounds gives 1 features"), "{err}");
+    let err = refused(&shroud(&[
+        "train", "--data", fs, "--label", "y", "--bounds", "4:0,0:1", "--out", ms,
+    ]));
+    assert!(err.contains("lo < hi"), "{err}");
     std::fs::remove_dir_all(&d).unwrap();
 }
 

@@ -243,11 +243,12 @@ const VECTOR_GRID_BITS: i32 = 16;
 ///
 /// # Privacy
 /// The noise is the discrete Gaussian (Canonne, Kamath, Steinke 2020), whose privacy for an
-/// integer-valued query of L2 sensitivity Delta is that of the continuous Gaussian with the
-/// same sigma in zCDP (rho = Delta^2 / (2 sigma^2), their theorem 14); the RDP and PLD
-/// accountants of [`super::calibrate`] treat a subsampled release as the continuous
-/// subsampled Gaussian with multiplier sigma, as Opacus and TensorFlow Privacy do for their
-/// (floating-point) noise.
+/// integer-valued query of L2 sensitivity Delta is at least that of the continuous Gaussian
+/// with the same sigma in zCDP (rho = Delta^2 / (2 sigma^2), their analysis of the
+/// multivariate discrete Gaussian). The RDP and PLD accountants of [`super::calibrate`]
+/// treat a Poisson-subsampled release as the continuous subsampled Gaussian with
+/// multiplier sigma, as Opacus and TensorFlow Privacy do for their (floating-point) noise;
+/// a proof that the discrete noise is dominated there too is not written down here.
 ///
 /// ```
 /// use shroud::dp::NoiseMultiplier;

@@ -145,6 +145,19 @@ fn parse_bounds(list: &[String]) -> Result<Scaler, Failure> {
 }
 
 pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
+    // refuse an unwritable destination before any budget is charged
+    let dir = a
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Err(Failure(format!(
+            "--out {}: the directory {} does not exist",
+            a.out.display(),
+            dir.display()
+        )));
+    }
     let raw = Dataset::from_csv_path(&a.data, &a.label, a.features.as_deref())?;
     let scaler = match &a.bounds {
         Some(b) => {
