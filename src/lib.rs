@@ -14,7 +14,12 @@
 //! - [`net`]: the channel layer: Noise channels between parties authenticated by pinned
 //!   keys, one deadline per message and session-sized frame limits, and an in-memory pair;
 //! - [`dp`]: exact samplers, mechanisms with privacy maps, RDP and PLD accountants, noise
-//!   calibration and persistent privacy budgets.
+//!   calibration and persistent privacy budgets;
+//! - [`data`]: labelled tabular data from CSV files with precise errors, feature scaling
+//!   and the built-in synthetic hospitals;
+//! - [`train`] (feature `train`, on by default): logistic and softmax regression and MLPs
+//!   with exact per-example gradients, DP-SGD with Poisson sampling and accountants bound to
+//!   the steps taken, training to a target epsilon charged to a budget ledger.
 //!
 //! Secret types are neither `Clone` nor printable and zeroize on drop; every function that
 //! branches on data carries a `_vartime` suffix, or its docs say why the data it branches
@@ -25,6 +30,7 @@
 mod bigint;
 #[doc(hidden)]
 pub mod ct;
+pub mod data;
 pub mod dp;
 pub mod encoding;
 pub mod error;
@@ -34,6 +40,8 @@ pub mod net;
 pub mod paillier;
 pub mod psi;
 pub mod rng;
+#[cfg(feature = "train")]
+pub mod train;
 mod util;
 
 pub use error::{Error, Result};

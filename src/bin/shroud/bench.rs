@@ -19,6 +19,9 @@ pub enum BenchCommand {
     Psi(crate::bench_psi::PsiArgs),
     /// Secret sharing: online Beaver multiplications, shared matmul, dealer throughput.
     Mpc(crate::bench_mpc::MpcArgs),
+    /// DP-SGD throughput: logistic regression and an MLP 64-32 on 20 features, batch 256.
+    #[cfg(feature = "train")]
+    Train(crate::bench_train::TrainBenchArgs),
 }
 
 #[derive(Args)]
@@ -116,6 +119,8 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
         BenchCommand::Dp(a) => dp(a),
         BenchCommand::Psi(a) => crate::bench_psi::run(a),
         BenchCommand::Mpc(a) => crate::bench_mpc::run(a),
+        #[cfg(feature = "train")]
+        BenchCommand::Train(a) => crate::bench_train::run(a),
     }
 }
 

@@ -101,7 +101,7 @@ pub enum Accountant {
 }
 
 impl Accountant {
-    fn lib(self) -> calibrate::Accountant {
+    pub fn lib(self) -> calibrate::Accountant {
         match self {
             Accountant::Rdp => calibrate::Accountant::Rdp,
             Accountant::Pld => calibrate::Accountant::Pld,

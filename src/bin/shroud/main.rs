@@ -3,12 +3,17 @@
 mod bench;
 mod bench_mpc;
 mod bench_psi;
+#[cfg(feature = "train")]
+mod bench_train;
 mod channel;
+mod data;
 mod demo;
 mod dp;
 mod keys;
 mod mpc;
 mod psi;
+#[cfg(feature = "train")]
+mod train;
 
 use std::process::ExitCode;
 
@@ -56,6 +61,23 @@ enum Command {
     Mpc {
         #[command(subcommand)]
         what: mpc::MpcCommand,
+    },
+    /// Built-in data sets (synthetic hospitals).
+    Data {
+        #[command(subcommand)]
+        what: data::DataCommand,
+    },
+    /// Train a model, with DP-SGD when --epsilon or --noise-multiplier is given.
+    #[cfg(feature = "train")]
+    Train(Box<train::TrainArgs>),
+    /// Evaluate a model on labelled data: accuracy, balanced accuracy, ROC AUC.
+    #[cfg(feature = "train")]
+    Evaluate(train::EvaluateArgs),
+    /// Attacks on trained models (membership inference).
+    #[cfg(feature = "train")]
+    Attack {
+        #[command(subcommand)]
+        what: train::AttackCommand,
     },
     /// Long-term identities for authenticated channels.
     Identity {
@@ -115,6 +137,13 @@ fn main() -> ExitCode {
         Command::Dp { what } => dp::run(what),
         Command::Psi { what } => psi::run(what),
         Command::Mpc { what } => mpc::run(what),
+        Command::Data { what } => data::run(what),
+        #[cfg(feature = "train")]
+        Command::Train(a) => train::train_cmd(*a),
+        #[cfg(feature = "train")]
+        Command::Evaluate(a) => train::evaluate_cmd(a),
+        #[cfg(feature = "train")]
+        Command::Attack { what } => train::attack_cmd(what),
         Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
     };

@@ -1,0 +1,439 @@
+//! `shroud train` and `shroud evaluate`: parse, call the training layer, print.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use shroud::data::Dataset;
+use shroud::data::scaler::Scaler;
+use shroud::dp::budget::Ledger;
+use shroud::dp::{Delta, NoiseMultiplier, SamplingRate};
+use shroud::train::dpsgd::{ClipNorm, DpSgd, TrainConfig, feature_matrix, train_validated};
+use shroud::train::eval::accuracy;
+use shroud::train::model_file::Model;
+use shroud::train::network::{Architecture, Network};
+use shroud::train::optim::{OptimizerConfig, Rule};
+use shroud::train::private::{
+    Charge, EpsilonTarget, RunOptions, train_with_epsilon, train_with_noise_multiplier,
+};
+
+use crate::Failure;
+use crate::dp::Accountant;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OptimizerName {
+    /// SGD with momentum (--momentum).
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data: CSV with a header.
+    #[arg(long)]
+    data: PathBuf,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// Feature columns, comma-separated (default: every column but the label).
+    #[arg(long, value_delimiter = ',')]
+    features: Option<Vec<String>>,
+    /// logreg, softmax, or mlp:W1,W2[:relu|tanh].
+    #[arg(long, default_value = "logreg")]
+    model: String,
+    /// Target epsilon: calibrates the noise multiplier (needs --delta).
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// Delta of the privacy guarantee.
+    #[arg(long)]
+    delta: Option<f64>,
+    /// Noise multiplier sigma, instead of --epsilon (needs --delta).
+    #[arg(long)]
+    noise_multiplier: Option<f64>,
+    /// Per-example L2 clipping norm C.
+    #[arg(long, default_value_t = 1.0)]
+    clip: f64,
+    /// Poisson sampling rate q (default: an expected batch of 256, or 1 for small data).
+    #[arg(long)]
+    sampling_rate: Option<f64>,
+    /// Epochs: the run takes ceil(epochs / q) steps.
+    #[arg(long, default_value_t = 10)]
+    epochs: u32,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptimizerName,
+    /// Momentum of SGD.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Multiply the learning rate by this after every epoch (1 = constant).
+    #[arg(long, default_value_t = 1.0)]
+    lr_decay: f64,
+    /// Validation data that is NOT private (same columns): its loss is printed per epoch
+    /// and drives --patience. Choosing by private data would leak it.
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// Early stopping: stop after this many epochs without a lower validation loss, keep
+    /// the best epoch (needs --validation).
+    #[arg(long, requires = "validation")]
+    patience: Option<u32>,
+    /// Accountant.
+    #[arg(long, value_enum, default_value = "rdp")]
+    accountant: Accountant,
+    /// Seed of the initialization (the sampling and the noise always come from the OS).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Scale features to [-1, 1] by bounds lo:hi per feature, comma-separated, instead of
+    /// standardizing with the private data's statistics.
+    #[arg(long, value_delimiter = ',')]
+    bounds: Option<Vec<String>>,
+    /// Budget ledger to charge before training.
+    #[arg(long, requires = "principal")]
+    ledger: Option<PathBuf>,
+    /// The principal (account) in the ledger.
+    #[arg(long, requires = "ledger")]
+    principal: Option<String>,
+    /// The data set's name in the ledger (default: the data file's stem).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Where to write the model.
+    #[arg(long)]
+    out: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled data: CSV with a header and the model's feature columns.
+    #[arg(long)]
+    data: PathBuf,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_bounds(list: &[String]) -> Result<Scaler, Failure> {
+    let pairs = list
+        .iter()
+        .map(|s| {
+            let (lo, hi) = s
+                .split_once(':')
+                .ok_or_else(|| Failure(format!("bound {s:?}: expected lo:hi")))?;
+            let p = |v: &str| {
+                v.trim()
+                    .parse::<f64>()
+                    .map_err(|_| Failure(format!("bound {s:?}: {v:?} is not a number")))
+            };
+            Ok((p(lo)?, p(hi)?))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    Ok(Scaler::from_bounds(&pairs)?)
+}
+
+pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
+    // refuse an unwritable destination before any budget is charged
+    let dir = a
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Err(Failure(format!(
+            "--out {}: the directory {} does not exist",
+            a.out.display(),
+            dir.display()
+        )));
+    }
+    let raw = Dataset::from_csv_path(&a.data, &a.label, a.features.as_deref())?;
+    let scaler = match &a.bounds {
+        Some(b) => {
+            let s = parse_bounds(b)?;
+            if s.shift.len() != raw.n_features() {
+                return Err(Failure(format!(
+                    "--bounds gives {} features, the data has {}",
+                    s.shift.len(),
+                    raw.n_features()
+                )));
+            }
+            s
+        }
+        None => Scaler::standardize(&raw),
+    };
+    let data = scaler.apply(&raw)?;
+    let arch = Architecture::parse(&a.model)?;
+    let mut net = Network::new(&arch, data.n_features(), data.n_classes(), a.seed)?;
+    let q = a
+        .sampling_rate
+        .unwrap_or_else(|| (256.0 / data.len() as f64).min(1.0));
+    let mut cfg = TrainConfig::new(a.epochs, SamplingRate::new(q)?, a.lr);
+    cfg.optimizer = match a.optimizer {
+        OptimizerName::Sgd => OptimizerConfig {
+            rule: Rule::Sgd {
+                momentum: a.momentum,
+            },
+            ..OptimizerConfig::sgd(a.lr)
+        },
+        OptimizerName::Adam => OptimizerConfig::adam(a.lr),
+    };
+    cfg.optimizer.weight_decay = a.weight_decay;
+    cfg.optimizer.lr_decay = a.lr_decay;
+    cfg.patience = a.patience;
+    let validation = match &a.validation {
+        Some(p) => {
+            let v = Dataset::from_csv_path(p, &a.label, Some(raw.feature_names()))?;
+            if v.classes() != raw.classes() {
+                return Err(Failure(format!(
+                    "{}: the validation labels {:?} are not the training labels {:?}",
+                    p.display(),
+                    v.classes(),
+                    raw.classes()
+                )));
+            }
+            Some(scaler.apply(&v)?)
+        }
+        None => None,
+    };
+    let ledger = a.ledger.as_deref().map(Ledger::open).transpose()?;
+    let dataset = a.dataset.clone().unwrap_or_else(|| {
+        a.data
+            .file_stem()
+            .map_or_else(|| "data".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let charge = match (&ledger, &a.principal) {
+        (Some(l), Some(p)) => Some(Charge {
+            ledger: l,
+            dataset: &dataset,
+            principal: p,
+        }),
+        _ => None,
+    };
+    let opts = RunOptions {
+        validation: validation.as_ref(),
+        charge,
+    };
+    let accountant = a.accountant.lib();
+    let mut rng = shroud::rng::chacha_from_os();
+    let report = match (a.epsilon, a.noise_multiplier) {
+        (Some(_), Some(_)) => {
+            return Err(Failure(
+                "give --epsilon or --noise-multiplier, not both".into(),
+            ));
+        }
+        (Some(eps), None) => {
+            let delta = Delta::new(
+                a.delta
+                    .ok_or_else(|| Failure("--epsilon needs --delta".into()))?,
+            )?;
+            let target = EpsilonTarget::new(eps, delta, accountant)?;
+            let clip = ClipNorm::new(a.clip)?;
+            train_with_epsilon(&mut net, &data, &cfg, clip, &target, opts, &mut rng)?
+        }
+        (None, Some(sigma)) => {
+            let delta = Delta::new(
+                a.delta
+                    .ok_or_else(|| Failure("--noise-multiplier needs --delta".into()))?,
+            )?;
+            let dp = DpSgd {
+                clip: ClipNorm::new(a.clip)?,
+                sigma: NoiseMultiplier::new(sigma)?,
+                delta,
+                accountant,
+            };
+            train_with_noise_multiplier(&mut net, &data, &cfg, &dp, opts, &mut rng)?
+        }
+        (None, None) => {
+            if charge.is_some() {
+                return Err(Failure(
+                    "--ledger needs a private run: give --epsilon or --noise-multiplier".into(),
+                ));
+            }
+            train_validated(&mut net, &data, validation.as_ref(), &cfg, None, &mut rng)?
+        }
+    };
+    let x = feature_matrix(&data);
+    let train_accuracy = accuracy(&net.predict(x.view())?, data.labels());
+    let model = Model {
+        network: net,
+        feature_names: raw.feature_names().to_vec(),
+        label: a.label.clone(),
+        classes: raw.classes().to_vec(),
+        scaler,
+        privacy: report.privacy.clone(),
+    };
+    std::fs::write(&a.out, model.to_json()?)
+        .map_err(|e| Failure(format!("{}: {e}", a.out.display())))?;
+    let p = report.privacy.as_ref();
+    if a.json {
+        let out = json!({
+            "private": p.is_some(),
+            "epsilon": p.map(|p| p.epsilon),
+            "delta": p.map(|p| p.delta),
+            "noise_multiplier": p.map(|p| p.noise_multiplier),
+            "sampling_rate": q,
+            "steps": report.steps,
+            "accountant": p.map(|p| p.accountant.clone()),
+            "clip": p.map(|p| p.clip),
+            "train_accuracy": train_accuracy,
+            "epoch_losses": report.epoch_losses,
+            "validation_losses": report.validation_losses,
+            "model": a.out.display().to_string(),
+        });
+        println!("{out}");
+    } else {
+        match p {
+            Some(p) => println!(
+                "trained {} with DP-SGD: ({:.4}, {:e})-DP ({} accountant), sigma {:.4}, q {}, {} steps, clip {}",
+                a.model,
+                p.epsilon,
+                p.delta,
+                p.accountant,
+                p.noise_multiplier,
+                q,
+                report.steps,
+                p.clip
+            ),
+            None => println!(
+                "trained {} WITHOUT differential privacy (no --epsilon or --noise-multiplier): {} steps at q {}",
+                a.model, report.steps, q
+            ),
+        }
+        println!(
+            "train accuracy {train_accuracy:.4} (computed on the training data, not private); model written to {}",
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn evaluate_cmd(a: EvaluateArgs) -> Result<(), Failure> {
+    let model = Model::load(&a.model)?;
+    let data = Dataset::from_csv_path(&a.data, &a.label, Some(&model.feature_names))?;
+    let e = model.evaluate(&data)?;
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "accuracy": e.accuracy,
+                "balanced_accuracy": e.balanced_accuracy,
+                "auc": e.auc,
+                "n": e.n,
+            })
+        );
+    } else {
+        println!(
+            "accuracy {:.4}, balanced accuracy {:.4}, AUC {}, on {} rows",
+            e.accuracy,
+            e.balanced_accuracy,
+            e.auc
+                .map_or_else(|| "n/a (one class)".into(), |v| format!("{v:.4}")),
+            e.n
+        );
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub enum AttackCommand {
+    /// Loss-threshold membership inference against a model, with the DP ceiling.
+    Mia(MiaArgs),
+}
+
+#[derive(Args)]
+pub struct MiaArgs {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Rows the model was trained on.
+    #[arg(long)]
+    members: PathBuf,
+    /// Rows from the same population that it never saw.
+    #[arg(long)]
+    nonmembers: PathBuf,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// Shadow models for a LiRA-style attack (not implemented yet: only 0 is accepted).
+    #[arg(long, default_value_t = 0)]
+    shadow: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn attack_cmd(cmd: AttackCommand) -> Result<(), Failure> {
+    let AttackCommand::Mia(a) = cmd;
+    if a.shadow > 0 {
+        return Err(Failure(
+            "--shadow: the LiRA attack with shadow models is not implemented yet; \
+             run without --shadow for the loss-threshold attack"
+                .into(),
+        ));
+    }
+    let model = Model::load(&a.model)?;
+    let members = Dataset::from_csv_path(&a.members, &a.label, Some(&model.feature_names))?;
+    let nonmembers = Dataset::from_csv_path(&a.nonmembers, &a.label, Some(&model.feature_names))?;
+    let r = shroud::train::mia::loss_threshold_attack(&model, &members, &nonmembers)?;
+    let key = |f: f64| f.to_string();
+    let tpr: serde_json::Map<String, serde_json::Value> = r
+        .tpr_at_fpr
+        .iter()
+        .map(|(f, _, t)| (key(*f), json!(t)))
+        .collect();
+    let bound = r.bound_tpr_at_fpr.as_ref().map(|b| {
+        shroud::train::mia::FPRS
+            .iter()
+            .zip(b)
+            .map(|(f, v)| (key(*f), json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+    });
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "attack": "loss_threshold",
+                "auc": r.auc,
+                "tpr_at_fpr": tpr,
+                "bound_tpr_at_fpr": bound,
+                "above_bound": r.above_bound,
+                "epsilon": model.privacy.as_ref().map(|p| p.epsilon),
+                "delta": model.privacy.as_ref().map(|p| p.delta),
+                "n_members": r.n.0,
+                "n_nonmembers": r.n.1,
+            })
+        );
+    } else {
+        println!(
+            "loss-threshold attack: AUC {:.4} on {} members, {} non-members",
+            r.auc, r.n.0, r.n.1
+        );
+        for (i, (f, af, t)) in r.tpr_at_fpr.iter().enumerate() {
+            let b = r
+                .bound_tpr_at_fpr
+                .as_ref()
+                .map_or_else(|| "none (not private)".into(), |b| format!("{:.4}", b[i]));
+            println!("  TPR {t:.4} at FPR {f} (achieved {af:.4}); DP ceiling {b}");
+        }
+    }
+    if r.above_bound {
+        return Err(Failure(
+            "BUG: the attack beats the ceiling that the model's (epsilon, delta) allows; \
+             the privacy record is wrong"
+                .into(),
+        ));
+    }
+    Ok(())
+}

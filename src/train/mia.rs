@@ -1,0 +1,188 @@
+//! Membership inference: the loss-threshold attack (Yeom et al. 2018), reported as Carlini
+//! et al. (2022) ask (AUC and TPR at low FPR), next to the ceiling that the model's
+//! (epsilon, delta) guarantee implies.
+//!
+//! For an (epsilon, delta)-DP training run, every membership test has
+//! TPR <= e^epsilon FPR + delta and, by the same guarantee applied to the complement,
+//! TPR <= 1 - e^-epsilon (1 - delta - FPR) (Kairouz, Oh, Viswanath 2015). An attack above
+//! the ceiling means the privacy claim is wrong: [`MiaReport::above_bound`] flags it. The
+//! empirical TPR is a point estimate; the flag allows a binomial margin of three standard
+//! errors so that sampling noise alone does not raise it.
+//!
+//! ```
+//! use shroud::train::mia::dp_tpr_ceiling;
+//! assert!((dp_tpr_ceiling(1.0, 1e-5, 0.01) - (1f64.exp() * 0.01 + 1e-5)).abs() < 1e-12);
+//! assert_eq!(dp_tpr_ceiling(50.0, 1e-5, 0.5), 1.0);
+//! ```
+
+use super::TrainError;
+use super::dpsgd::feature_matrix;
+use super::eval::roc_auc;
+use super::model_file::Model;
+use crate::data::Dataset;
+
+/// The FPRs at which TPR is reported.
+pub const FPRS: [f64; 2] = [0.001, 0.01];
+
+/// The largest TPR an (epsilon, delta)-DP mechanism allows at this FPR.
+pub fn dp_tpr_ceiling(epsilon: f64, delta: f64, fpr: f64) -> f64 {
+    let a = epsilon.exp() * fpr + delta;
+    let b = 1.0 - (-epsilon).exp() * (1.0 - delta - fpr);
+    a.min(b).clamp(0.0, 1.0)
+}
+
+/// The attack's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MiaReport {
+    /// ROC AUC of the score -loss, members against non-members.
+    pub auc: f64,
+    /// (target FPR, achieved FPR, TPR) at each of [`FPRS`].
+    pub tpr_at_fpr: Vec<(f64, f64, f64)>,
+    /// The DP ceiling on TPR at each target FPR (None for a model trained without DP).
+    pub bound_tpr_at_fpr: Option<Vec<f64>>,
+    /// True when some TPR exceeds its ceiling by more than three standard errors: a bug.
+    pub above_bound: bool,
+    /// The ROC curve, (FPR, TPR) points from (0, 0) to (1, 1), for plotting.
+    pub roc: Vec<(f64, f64)>,
+    /// Members and non-members attacked.
+    pub n: (usize, usize),
+}
+
+/// TPR of the test "score > t" where t is the smallest threshold whose FPR is at most
+/// `fpr` (ties at t are not flagged); returns (achieved FPR, TPR).
+fn tpr_at(members: &[f64], nonmembers_desc: &[f64], fpr: f64) -> (f64, f64) {
+    let n = nonmembers_desc.len();
+    let k = (fpr * n as f64).floor() as usize;
+    if k >= n {
+        return (1.0, 1.0);
+    }
+    let t = nonmembers_desc[k];
+    let fp = nonmembers_desc.iter().filter(|&&s| s > t).count();
+    let tp = members.iter().filter(|&&s| s > t).count();
+    (fp as f64 / n as f64, tp as f64 / members.len() as f64)
+}
+
+fn roc_curve(members: &[f64], nonmembers: &[f64]) -> Vec<(f64, f64)> {
+    let mut all: Vec<(f64, bool)> = members
+        .iter()
+        .map(|&s| (s, true))
+        .chain(nonmembers.iter().map(|&s| (s, false)))
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (p, n) = (members.len() as f64, nonmembers.len() as f64);
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut out = vec![(0.0, 0.0)];
+    let mut i = 0;
+    while i < all.len() {
+        let s = all[i].0;
+        while i < all.len() && all[i].0 == s {
+            if all[i].1 {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            i += 1;
+        }
+        out.push((fp / n, tp / p));
+    }
+    out
+}
+
+/// Runs the loss-threshold attack on a model: members are training rows, non-members rows
+/// it never saw (from the same population).
+///
+/// # Errors
+/// [`TrainError::Shape`] when the data does not fit the model;
+/// [`TrainError::InvalidParameter`] when either set is empty.
+pub fn loss_threshold_attack(
+    model: &Model,
+    members: &Dataset,
+    nonmembers: &Dataset,
+) -> Result<MiaReport, TrainError> {
+    let scores = |d: &Dataset| -> Result<Vec<f64>, TrainError> {
+        if d.feature_names() != model.feature_names.as_slice() {
+            return Err(TrainError::Shape("features differ from the model's".into()));
+        }
+        let y = model.class_indices(d)?;
+        let x = feature_matrix(&model.scaler.apply(d)?);
+        Ok(model
+            .network
+            .losses(x.view(), &y)?
+            .iter()
+            .map(|l| -l)
+            .collect())
+    };
+    let (m, mut nm) = (scores(members)?, scores(nonmembers)?);
+    if m.is_empty() || nm.is_empty() {
+        return Err(TrainError::InvalidParameter(
+            "need members and non-members".into(),
+        ));
+    }
+    let roc = roc_curve(&m, &nm);
+    let all: Vec<f64> = m.iter().chain(&nm).copied().collect();
+    let is_member: Vec<bool> = (0..all.len()).map(|i| i < m.len()).collect();
+    // both sets are non-empty, so the AUC exists
+    let auc = roc_auc(&all, &is_member).unwrap_or(0.5);
+    nm.sort_by(|a, b| b.total_cmp(a));
+    let tpr_at_fpr: Vec<(f64, f64, f64)> = FPRS
+        .iter()
+        .map(|&f| {
+            let (af, t) = tpr_at(&m, &nm, f);
+            (f, af, t)
+        })
+        .collect();
+    let bound = model.privacy.as_ref().map(|p| {
+        FPRS.iter()
+            .map(|&f| dp_tpr_ceiling(p.epsilon, p.delta, f))
+            .collect::<Vec<_>>()
+    });
+    let above_bound = model.privacy.as_ref().is_some_and(|p| {
+        tpr_at_fpr.iter().any(|&(_, achieved, tpr)| {
+            // the ceiling at the FPR achieved (at most the target), plus sampling error
+            let se = (tpr * (1.0 - tpr) / m.len() as f64)
+                .sqrt()
+                .max(1.0 / m.len() as f64);
+            tpr > dp_tpr_ceiling(p.epsilon, p.delta, achieved) + 3.0 * se
+        })
+    });
+    Ok(MiaReport {
+        auc,
+        tpr_at_fpr,
+        bound_tpr_at_fpr: bound,
+        above_bound,
+        roc,
+        n: (m.len(), nm.len()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tpr_at_fpr_counts_strictly_above_the_threshold() {
+        let nm = [0.9, 0.5, 0.4, 0.1]; // descending
+        assert_eq!(tpr_at(&[1.0, 0.95, 0.2], &nm, 0.25), (0.25, 2.0 / 3.0));
+        assert_eq!(tpr_at(&[1.0, 0.95, 0.2], &nm, 0.0), (0.0, 2.0 / 3.0));
+        assert_eq!(tpr_at(&[0.3], &nm, 1.0), (1.0, 1.0));
+    }
+
+    #[test]
+    fn the_ceiling_is_monotone_and_tight_at_zero_epsilon() {
+        assert!((dp_tpr_ceiling(0.0, 0.0, 0.3) - 0.3).abs() < 1e-15);
+        let mut last = 0.0;
+        for i in 0..=100 {
+            let c = dp_tpr_ceiling(2.0, 1e-5, f64::from(i) / 100.0);
+            assert!(c >= last);
+            last = c;
+        }
+        assert_eq!(last, 1.0);
+    }
+
+    #[test]
+    fn roc_runs_from_origin_to_one() {
+        let r = roc_curve(&[0.9, 0.3], &[0.5, 0.1]);
+        assert_eq!(r.first(), Some(&(0.0, 0.0)));
+        assert_eq!(r.last(), Some(&(1.0, 1.0)));
+    }
+}
