@@ -12,6 +12,7 @@
 //! - [`psi`]: private set intersection on RFC 9497's OPRF over ristretto255 (intersection,
 //!   cardinality, intersection-sum with Paillier, secret-shared output);
 //! - [`net`]: transports (TCP frames, in-memory) for the sans-IO protocols;
+//! - [`secagg`]: secure aggregation (SecAgg and SecAgg+) with dropout recovery;
 //! - [`dp`]: exact samplers, mechanisms with privacy maps, RDP and PLD accountants, noise
 //!   calibration and persistent privacy budgets.
 //!
@@ -30,6 +31,7 @@ pub mod net;
 pub mod paillier;
 pub mod psi;
 pub mod rng;
+pub mod secagg;
 mod util;
 
 pub use error::{Error, Result};
