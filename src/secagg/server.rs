@@ -73,25 +73,41 @@ fn small_order(pk: &[u8; 32]) -> bool {
 }
 
 /// Removes, until none is left, every client with fewer than t holders in `alive`.
-fn prune(params: &Params, alive: &mut BTreeSet<ClientId>) {
+/// Returns the first client removed and its live holders then, if any.
+fn prune(params: &Params, alive: &mut BTreeSet<ClientId>) -> Option<(ClientId, usize)> {
     let t = params.threshold();
     let g = params.graph();
+    let live = |u: ClientId, alive: &BTreeSet<ClientId>| {
+        if g.is_complete() {
+            alive.len()
+        } else {
+            g.holders(u).iter().filter(|v| alive.contains(v)).count()
+        }
+    };
+    let mut first = None;
     loop {
-        let weak: Vec<ClientId> = alive
+        let weak: Vec<(ClientId, usize)> = alive
             .iter()
-            .copied()
-            .filter(|&u| {
-                g.is_complete() && alive.len() < t
-                    || !g.is_complete()
-                        && g.holders(u).iter().filter(|v| alive.contains(v)).count() < t
-            })
+            .map(|&u| (u, live(u, alive)))
+            .filter(|&(_, l)| l < t)
             .collect();
         if weak.is_empty() {
-            return;
+            return first;
         }
-        for u in weak {
+        first = first.or(weak.first().copied());
+        for (u, _) in weak {
             alive.remove(&u);
         }
+    }
+}
+
+fn all_pruned(round: u8, first: Option<(ClientId, usize)>, t: usize) -> SecAggError {
+    let (client, alive) = first.unwrap_or((0, 0));
+    SecAggError::TooManyDropouts {
+        round,
+        client,
+        alive,
+        needed: t,
     }
 }
 
@@ -142,15 +158,9 @@ impl ServerAwaitKeys {
     /// [`SecAggError::TooManyDropouts`] if no client can go on.
     pub fn finish(self) -> Result<(Vec<(ClientId, KeyList)>, ServerAwaitShares), SecAggError> {
         let mut alive: BTreeSet<ClientId> = self.keys.keys().copied().collect();
-        let before = alive.len();
-        prune(&self.params, &mut alive);
+        let first = prune(&self.params, &mut alive);
         if alive.is_empty() {
-            return Err(SecAggError::TooManyDropouts {
-                round: 1,
-                client: self.keys.keys().next().copied().unwrap_or(0),
-                alive: before,
-                needed: self.params.threshold(),
-            });
+            return Err(all_pruned(1, first, self.params.threshold()));
         }
         let mut keys = self.keys;
         keys.retain(|u, _| alive.contains(u));
@@ -225,15 +235,9 @@ impl ServerAwaitShares {
         self,
     ) -> Result<(Vec<(ClientId, ForwardedShares)>, ServerAwaitMasked), SecAggError> {
         let mut alive: BTreeSet<ClientId> = self.sealed.keys().copied().collect();
-        let before = alive.len();
-        prune(&self.params, &mut alive);
+        let first = prune(&self.params, &mut alive);
         if alive.is_empty() {
-            return Err(SecAggError::TooManyDropouts {
-                round: 2,
-                client: self.sealed.keys().next().copied().unwrap_or(0),
-                alive: before,
-                needed: self.params.threshold(),
-            });
+            return Err(all_pruned(2, first, self.params.threshold()));
         }
         let mut inbox: BTreeMap<ClientId, Vec<SealedShare>> =
             alive.iter().map(|&u| (u, Vec::new())).collect();
