@@ -192,6 +192,7 @@ impl ClientAwaitKeys {
         }
         let session = *self.params.session_id();
         let mut keys = Vec::with_capacity(list.keys.len());
+        let mut agreed = Vec::with_capacity(list.keys.len());
         for k in &list.keys {
             if k.enc_pk == self.enc_pk || k.mask_pk == self.mask_pk {
                 return Err(SecAggError::PeerMisbehaved(format!(
@@ -206,6 +207,7 @@ impl ClientAwaitKeys {
                     k.id
                 )));
             }
+            agreed.push(Zeroizing::new(*shared.as_bytes()));
             keys.push(prg::share_key(
                 shared.as_bytes(),
                 &session,
@@ -250,7 +252,6 @@ impl ClientAwaitKeys {
             params,
             id,
             input,
-            enc_sk,
             enc_pk,
             mask_sk,
             ..
@@ -261,12 +262,11 @@ impl ClientAwaitKeys {
                 params,
                 id,
                 input,
-                enc_sk,
                 enc_pk,
                 mask_sk,
                 b,
                 self_b_share,
-                peers: list.keys,
+                peers: list.keys.into_iter().zip(agreed).collect(),
             },
         ))
     }
@@ -277,12 +277,12 @@ pub struct ClientAwaitShares {
     params: Params,
     id: ClientId,
     input: SecretVec,
-    enc_sk: StaticSecret,
     enc_pk: [u8; 32],
     mask_sk: StaticSecret,
     b: SecretScalar,
     self_b_share: SecretScalar,
-    peers: Vec<PeerKeys>,
+    /// Neighbours that advertised, with the X25519 agreement of the encryption keys.
+    peers: Vec<(PeerKeys, Zeroizing<[u8; 32]>)>,
 }
 
 impl ZeroizeOnDrop for ClientAwaitShares {}
@@ -317,13 +317,14 @@ impl ClientAwaitShares {
         }
         let mut received = Vec::with_capacity(fwd.shares.len());
         for s in fwd.shares {
-            let Ok(i) = self.peers.binary_search_by_key(&s.peer, |k| k.id) else {
+            let Ok(i) = self.peers.binary_search_by_key(&s.peer, |(k, _)| k.id) else {
                 return Err(SecAggError::PeerMisbehaved(format!(
                     "shares forwarded from client {}, which is not a neighbour that advertised keys",
                     s.peer
                 )));
             };
-            received.push((self.peers[i].clone(), s.ct));
+            let (k, agreed) = &self.peers[i];
+            received.push((k.clone(), agreed.clone(), s.ct));
         }
         let t = self.params.threshold();
         if received.len() + 1 < t {
@@ -339,7 +340,7 @@ impl ClientAwaitShares {
         let mut y = self.input.0.clone();
         let seed = Zeroizing::new(self.b.0.to_bytes());
         prg::apply_mask(&mut y, &prg::self_key(&seed, &session), false, wide);
-        for (k, _) in &received {
+        for (k, _, _) in &received {
             let shared = self.mask_sk.diffie_hellman(&PublicKey::from(k.mask_pk));
             if !shared.was_contributory() {
                 y.zeroize();
@@ -358,7 +359,6 @@ impl ClientAwaitShares {
         let ClientAwaitShares {
             params,
             id,
-            enc_sk,
             enc_pk,
             self_b_share,
             ..
@@ -368,7 +368,6 @@ impl ClientAwaitShares {
             ClientAwaitUnmask {
                 params,
                 id,
-                enc_sk,
                 enc_pk,
                 self_b_share,
                 received,
@@ -381,10 +380,11 @@ impl ClientAwaitShares {
 pub struct ClientAwaitUnmask {
     params: Params,
     id: ClientId,
-    enc_sk: StaticSecret,
     enc_pk: [u8; 32],
     self_b_share: SecretScalar,
-    received: Vec<(PeerKeys, [u8; SEALED_LEN])>,
+    /// Neighbours that shared: keys, the agreement of the encryption keys, the sealed
+    /// shares.
+    received: Vec<(PeerKeys, Zeroizing<[u8; 32]>, [u8; SEALED_LEN])>,
 }
 
 impl ZeroizeOnDrop for ClientAwaitUnmask {}
@@ -439,7 +439,7 @@ impl ClientAwaitUnmask {
             .collect();
         asked.sort_unstable();
         if asked.len() != self.received.len()
-            || asked.iter().zip(&self.received).any(|(a, (k, _))| *a != k.id)
+            || asked.iter().zip(&self.received).any(|(a, (k, _, _))| *a != k.id)
         {
             return Err(SecAggError::PeerMisbehaved(
                 "the unmasking lists do not split the neighbours whose shares this client holds"
@@ -461,9 +461,9 @@ impl ClientAwaitUnmask {
             mask_key: Vec::with_capacity(req.dropped.len()),
             unreadable: Vec::new(),
         };
-        for (k, ct) in &self.received {
+        for (k, agreed, ct) in &self.received {
             let survived = req.survivors.binary_search(&k.id).is_ok();
-            match self.open(k, ct, &session) {
+            match self.open(k, agreed, ct, &session) {
                 Some(pt) => {
                     let (range, list) = if survived {
                         (8..40, &mut out.self_mask)
@@ -493,15 +493,12 @@ impl ClientAwaitUnmask {
     fn open(
         &self,
         k: &PeerKeys,
+        agreed: &[u8; 32],
         ct: &[u8; SEALED_LEN],
         session: &[u8; 32],
     ) -> Option<Zeroizing<[u8; SEALED_LEN]>> {
-        let shared = self.enc_sk.diffie_hellman(&PublicKey::from(k.enc_pk));
-        if !shared.was_contributory() {
-            return None;
-        }
         let key = prg::share_key(
-            shared.as_bytes(),
+            agreed,
             session,
             k.id,
             self.id,

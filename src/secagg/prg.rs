@@ -10,13 +10,14 @@
 //! - self masks: `shroud-secagg-v1 self mask` || round, from the self-mask seed b_u;
 //! - the X25519 mask secret key: `shroud-secagg-v1 mask key`, from the shared scalar.
 //!
-//! The mask of a key is the ChaCha20 keystream (nonce 0, counter from 0) read as
+//! The mask of a key is the ChaCha20 keystream (RFC 8439: 96-bit nonce 0, block counter
+//! from 0; the crate's AVX2 backend, 4 blocks at a time) read as
 //! little-endian 32-bit words when the modulus is at most 2^32, 64-bit words otherwise;
 //! reduced modulo 2^b they are uniform.
 
-use chacha20::ChaCha20Rng;
+use chacha20::ChaCha20;
+use chacha20::cipher::{KeyIvInit, StreamCipher};
 use hkdf::Hkdf;
-use rand_core::{Rng, SeedableRng};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -93,12 +94,14 @@ const CHUNK: usize = 4096;
 /// # Security
 /// Constant time in the key and the mask. The keystream buffer is zeroized afterwards.
 pub(crate) fn apply_mask(acc: &mut [u64], key: &[u8; 32], negate: bool, wide: bool) {
-    let mut rng = ChaCha20Rng::from_seed(*key);
+    let mut cipher = ChaCha20::new(key.into(), &[0u8; 12].into());
     let mut buf = [0u8; CHUNK * 8];
     let wb = if wide { 8 } else { 4 };
     for chunk in acc.chunks_mut(CHUNK) {
         let bytes = &mut buf[..chunk.len() * wb];
-        rng.fill_bytes(bytes);
+        // The longest vector (2^27 values of 8 bytes) is far below the 256 GiB a
+        // ChaCha20 (RFC 8439) key and nonce can produce, so this cannot run out.
+        cipher.write_keystream(bytes);
         match (wide, negate) {
             (false, false) => add32(chunk, bytes),
             (false, true) => sub32(chunk, bytes),

@@ -81,11 +81,19 @@ pub(crate) fn lagrange_at_zero(ids: &[ClientId]) -> Vec<Scalar> {
         .collect();
     // Distinct ids give distinct nonzero x, so no denominator is zero.
     Scalar::batch_invert(&mut dens);
-    let all = xs.iter().fold(Scalar::ONE, |acc, x| acc * x);
-    xs.iter()
-        .zip(&dens)
-        .map(|(xi, inv)| all * xi.invert() * inv)
-        .collect()
+    // Numerators: the product of the other x, from prefix and suffix products.
+    let mut prefix = Vec::with_capacity(xs.len() + 1);
+    prefix.push(Scalar::ONE);
+    for x in &xs {
+        prefix.push(prefix[prefix.len() - 1] * x);
+    }
+    let mut out = vec![Scalar::ZERO; xs.len()];
+    let mut suffix = Scalar::ONE;
+    for i in (0..xs.len()).rev() {
+        out[i] = prefix[i] * suffix * dens[i];
+        suffix *= xs[i];
+    }
+    out
 }
 
 /// The secret from shares and the matching Lagrange coefficients.

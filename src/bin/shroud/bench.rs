@@ -19,6 +19,8 @@ pub enum BenchCommand {
     Psi(crate::bench_psi::PsiArgs),
     /// Secret sharing: online Beaver multiplications, shared matmul, dealer throughput.
     Mpc(crate::bench_mpc::MpcArgs),
+    /// Secure aggregation: server and clients in one process, time and bytes per client.
+    Secagg(crate::bench_secagg::SecAggArgs),
 }
 
 #[derive(Args)]
@@ -116,6 +118,7 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
         BenchCommand::Dp(a) => dp(a),
         BenchCommand::Psi(a) => crate::bench_psi::run(a),
         BenchCommand::Mpc(a) => crate::bench_mpc::run(a),
+        BenchCommand::Secagg(a) => crate::bench_secagg::run(a),
     }
 }
 

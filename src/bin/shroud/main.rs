@@ -3,6 +3,7 @@
 mod bench;
 mod bench_mpc;
 mod bench_psi;
+mod bench_secagg;
 mod channel;
 mod demo;
 mod dp;
