@@ -61,6 +61,7 @@
 //! ```
 
 pub mod client;
+pub mod driver;
 pub mod error;
 pub mod graph;
 pub mod msgs;

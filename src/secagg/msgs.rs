@@ -242,6 +242,20 @@ impl Message {
         out
     }
 
+    /// The reason in an abort frame of any session (a server may abort before the client
+    /// knows the session), control characters replaced; `None` for any other frame.
+    pub fn abort_reason(frame: &[u8]) -> Option<String> {
+        if frame.len() < HEADER || frame[0] != 0xff || frame.len() > HEADER + MAX_REASON {
+            return None;
+        }
+        Some(
+            String::from_utf8_lossy(&frame[HEADER..])
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect(),
+        )
+    }
+
     /// The longest frame any message of session `params` can take (what a transport's
     /// frame limit should be set to).
     pub fn max_len(params: &Params) -> usize {

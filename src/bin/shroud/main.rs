@@ -10,6 +10,7 @@ mod dp;
 mod keys;
 mod mpc;
 mod psi;
+mod secagg;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,12 @@ enum Command {
     Mpc {
         #[command(subcommand)]
         what: mpc::MpcCommand,
+    },
+    /// Secure aggregation (SecAgg / SecAgg+): a server learns only the sum of the
+    /// clients' vectors, even when some drop out.
+    Secagg {
+        #[command(subcommand)]
+        what: secagg::SecAggCommand,
     },
     /// Long-term identities for authenticated channels.
     Identity {
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
         Command::Dp { what } => dp::run(what),
         Command::Psi { what } => psi::run(what),
         Command::Mpc { what } => mpc::run(what),
+        Command::Secagg { what } => secagg::run(what),
         Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
     };
