@@ -337,21 +337,22 @@ impl ClientAwaitShares {
         }
         let session = *self.params.session_id();
         let wide = self.params.modulus_bits() > 32;
-        let mut y = self.input.0.clone();
         let seed = Zeroizing::new(self.b.0.to_bytes());
-        prg::apply_mask(&mut y, &prg::self_key(&seed, &session), false, wide);
+        let mut masks = Vec::with_capacity(received.len() + 1);
+        masks.push((prg::self_key(&seed, &session), false));
         for (k, _, _) in &received {
             let shared = self.mask_sk.diffie_hellman(&PublicKey::from(k.mask_pk));
             if !shared.was_contributory() {
-                y.zeroize();
                 return Err(SecAggError::PeerMisbehaved(format!(
                     "client {}'s mask key has small order",
                     k.id
                 )));
             }
             let key = prg::pair_key(shared.as_bytes(), &session, self.id, k.id);
-            prg::apply_mask(&mut y, &key, self.id > k.id, wide);
+            masks.push((key, self.id > k.id));
         }
+        let mut y = self.input.0.clone();
+        prg::apply_masks(&mut y, &masks, wide);
         let m = self.params.mask();
         for v in &mut y {
             *v &= m;

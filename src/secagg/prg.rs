@@ -86,27 +86,40 @@ pub(crate) fn mask_secret(scalar: &[u8; 32], session: &[u8; 32]) -> Key {
     derive(scalar, session, &[b"shroud-secagg-v1 mask key"])
 }
 
-const CHUNK: usize = 4096;
+/// Values per pass when many masks go onto one vector: the slice of the vector (16 KiB)
+/// and one keystream block (8 KiB) stay in the L1 cache while every mask is added.
+const MULTI_CHUNK: usize = 2048;
 
-/// Adds (or subtracts, if `negate`) the mask of `key` to `acc`, modulo 2^64; the caller
-/// reduces modulo 2^b at the end. `wide` selects 64-bit words (moduli over 2^32).
+/// Adds the masks of all `keys` (subtracting those marked `true`) to `acc`, modulo 2^64,
+/// a slice of the vector at a time, so the vector is read from memory once rather than
+/// once per mask; the caller reduces modulo 2^b at the end. `wide` selects 64-bit words
+/// (moduli over 2^32).
 ///
 /// # Security
-/// Constant time in the key and the mask. The keystream buffer is zeroized afterwards.
-pub(crate) fn apply_mask(acc: &mut [u64], key: &[u8; 32], negate: bool, wide: bool) {
-    let mut cipher = ChaCha20::new(key.into(), &[0u8; 12].into());
-    let mut buf = [0u8; CHUNK * 8];
+/// Constant time in the keys and the masks. The keystream buffer is zeroized afterwards
+/// and the ChaCha20 states when dropped.
+pub(crate) fn apply_masks(acc: &mut [u64], keys: &[(Key, bool)], wide: bool) {
+    let mut ciphers: Vec<(ChaCha20, bool)> = keys
+        .iter()
+        .map(|(k, neg)| {
+            let key: &[u8; 32] = k;
+            (ChaCha20::new(key.into(), &[0u8; 12].into()), *neg)
+        })
+        .collect();
+    let mut buf = [0u8; MULTI_CHUNK * 8];
     let wb = if wide { 8 } else { 4 };
-    for chunk in acc.chunks_mut(CHUNK) {
+    for chunk in acc.chunks_mut(MULTI_CHUNK) {
         let bytes = &mut buf[..chunk.len() * wb];
-        // The longest vector (2^27 values of 8 bytes) is far below the 256 GiB a
-        // ChaCha20 (RFC 8439) key and nonce can produce, so this cannot run out.
-        cipher.write_keystream(bytes);
-        match (wide, negate) {
-            (false, false) => add32(chunk, bytes),
-            (false, true) => sub32(chunk, bytes),
-            (true, false) => add64(chunk, bytes),
-            (true, true) => sub64(chunk, bytes),
+        for (cipher, negate) in &mut ciphers {
+            // The longest vector (2^27 values of 8 bytes) is far below the 256 GiB a
+            // ChaCha20 (RFC 8439) key and nonce can produce, so this cannot run out.
+            cipher.write_keystream(bytes);
+            match (wide, *negate) {
+                (false, false) => add32(chunk, bytes),
+                (false, true) => sub32(chunk, bytes),
+                (true, false) => add64(chunk, bytes),
+                (true, true) => sub64(chunk, bytes),
+            }
         }
     }
     buf.zeroize();
@@ -159,12 +172,18 @@ mod tests {
             *share_key(&[1u8; 32], &s, 3, 9, &[0; 32], &[1; 32]),
             *share_key(&[1u8; 32], &s, 9, 3, &[1; 32], &[0; 32])
         );
+        let k2 = pair_key(&[2u8; 32], &s, 3, 9);
         for wide in [false, true] {
-            let mut v = vec![5u64; 10_000];
-            apply_mask(&mut v, &k, false, wide);
-            assert!(v.iter().filter(|&&x| x == 5).count() < 3);
-            apply_mask(&mut v, &k, true, wide);
-            assert!(v.iter().all(|&x| x == 5));
+            // One mask at a time or both at once: the same; adding and subtracting cancel.
+            let mut a = vec![1u64; 5000];
+            let mut b = a.clone();
+            apply_masks(&mut a, &[(k.clone(), false)], wide);
+            apply_masks(&mut a, &[(k2.clone(), true)], wide);
+            apply_masks(&mut b, &[(k.clone(), false), (k2.clone(), true)], wide);
+            assert_eq!(a, b);
+            assert!(a.iter().filter(|&&x| x == 1).count() < 3);
+            apply_masks(&mut a, &[(k.clone(), true), (k2.clone(), false)], wide);
+            assert!(a.iter().all(|&x| x == 1));
         }
     }
 }

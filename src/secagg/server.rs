@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use curve25519_dalek::edwards::EdwardsBasepointTable;
 use curve25519_dalek::montgomery::MontgomeryPoint;
+use curve25519_dalek::traits::BasepointTable;
 use curve25519_dalek::scalar::Scalar;
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
@@ -48,6 +50,9 @@ impl Server {
         }
     }
 }
+
+/// Dropped neighbours from which a survivor's key gets a fixed-base table.
+const TABLE_MIN_USES: usize = 32;
 
 fn known(params: &Params, from: ClientId) -> Result<(), SecAggError> {
     if from >= params.n() {
@@ -493,26 +498,56 @@ impl ServerAwaitUnmask {
             Ok(shamir::combine(coeffs, &sh))
         };
         let mut sum = std::mem::take(&mut self.sum);
-        // Survivors: remove the self masks.
+        let mut masks: Vec<(prg::Key, bool)> = Vec::new();
+        // Survivors: their self masks.
         for &u in &self.u3 {
             let b = reconstruct(u, self.b_shares.get_mut(&u))?;
             let seed = Zeroizing::new(b.0.to_bytes());
-            prg::apply_mask(&mut sum, &prg::self_key(&seed, &session), true, wide);
+            masks.push((prg::self_key(&seed, &session), true));
         }
-        // Dropped after sharing keys: remove their pairwise masks with the survivors.
+        // Dropped after sharing keys: their mask keys, checked against what they advertised.
+        let mut dropped_keys: BTreeMap<ClientId, Zeroizing<[u8; 32]>> = BTreeMap::new();
         for &u in self.u2.difference(&self.u3) {
             let m = reconstruct(u, self.s_shares.get_mut(&u))?;
             let sk = mask_key_of(&m, &session);
             if PublicKey::from(&sk).to_bytes() != self.keys[&u].mask_pk {
                 return Err(SecAggError::ReconstructionFailed(u));
             }
-            for v in neighbours_in(&self.params, u, &self.u3) {
-                let shared = sk.diffie_hellman(&PublicKey::from(self.keys[&v].mask_pk));
-                let key = prg::pair_key(shared.as_bytes(), &session, u, v);
+            dropped_keys.insert(u, Zeroizing::new(sk.to_bytes()));
+        }
+        // Their pairwise masks with the survivors. When a survivor has many dropped
+        // neighbours, X25519 with its key is a constant-time fixed-base multiplication by
+        // a table of that key (built once, about 18 ladders' worth; each use is a third of
+        // a ladder); it gives the same u-coordinate as the Montgomery ladder, the keys
+        // having been checked to be curve points in round 1.
+        let dropped: BTreeSet<ClientId> = dropped_keys.keys().copied().collect();
+        for &v in &self.u3 {
+            let mine = neighbours_in(&self.params, v, &dropped);
+            if mine.is_empty() {
+                continue;
+            }
+            let pk = self.keys[&v].mask_pk;
+            let table = if mine.len() >= TABLE_MIN_USES {
+                let Some(point) = MontgomeryPoint(pk).to_edwards(0) else {
+                    return Err(SecAggError::PeerMisbehaved(format!(
+                        "client {v}'s mask key is not a curve point"
+                    )));
+                };
+                Some(EdwardsBasepointTable::create(&point))
+            } else {
+                None
+            };
+            for u in mine {
+                let sk = &dropped_keys[&u];
+                let shared = Zeroizing::new(match &table {
+                    Some(t) => t.mul_base_clamped(**sk).to_montgomery().to_bytes(),
+                    None => x25519_dalek::x25519(**sk, pk),
+                });
                 // v added its mask with sign + if v < u: take it away.
-                prg::apply_mask(&mut sum, &key, v < u, wide);
+                masks.push((prg::pair_key(&shared, &session, u, v), v < u));
             }
         }
+        prg::apply_masks(&mut sum, &masks, wide);
         let m = self.params.mask();
         for s in &mut sum {
             *s &= m;
