@@ -67,8 +67,9 @@ pub mod graph;
 pub mod msgs;
 pub mod params;
 pub(crate) mod prg;
-pub(crate) mod shamir;
+pub mod quantize;
 pub mod server;
+pub(crate) mod shamir;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -80,6 +81,7 @@ pub use error::SecAggError;
 pub use graph::{Graph, GraphKind};
 pub use msgs::Message;
 pub use params::{FailureBounds, Params, Tolerance};
+pub use quantize::Quantizer;
 pub use server::{
     Aggregate, Server, ServerAwaitKeys, ServerAwaitMasked, ServerAwaitShares, ServerAwaitUnmask,
 };
@@ -95,6 +97,10 @@ pub struct LocalStats {
     pub client_ns: Vec<u128>,
     /// Time the server spent, nanoseconds.
     pub server_ns: u128,
+    /// CPU time the server's thread spent (Linux, from /proc/thread-self/schedstat;
+    /// `None` elsewhere), nanoseconds: on a shared machine, wall time also counts the
+    /// time other processes held the core.
+    pub server_cpu_ns: Option<u128>,
     /// Bytes each client sent (with a 4-byte frame header a message).
     pub bytes_client_to_server: Vec<u64>,
     /// Bytes the server sent each client.
@@ -147,6 +153,7 @@ pub fn run_local<R: CryptoRng + ?Sized>(
     let mut st = LocalStats {
         client_ns: vec![0; n],
         server_ns: 0,
+        server_cpu_ns: thread_cpu_ns().map(|_| 0),
         bytes_client_to_server: vec![0; n],
         bytes_server_to_client: vec![0; n],
     };
@@ -172,14 +179,14 @@ pub fn run_local<R: CryptoRng + ?Sized>(
             &mut st.bytes_client_to_server[u as usize],
         )?;
         st.client_ns[u as usize] += t0.elapsed().as_nanos();
-        let t0 = Instant::now();
+        let t0 = Clock::start();
         let _rejected = server.receive(u, expect!(m, AdvertiseKeys));
-        st.server_ns += t0.elapsed().as_nanos();
+        t0.stop(&mut st);
         r1.insert(u, next);
     }
-    let t0 = Instant::now();
+    let t0 = Clock::start();
     let (out, mut server) = server.finish()?;
-    st.server_ns += t0.elapsed().as_nanos();
+    t0.stop(&mut st);
 
     // Round 2.
     let mut r2 = BTreeMap::new();
@@ -203,14 +210,14 @@ pub fn run_local<R: CryptoRng + ?Sized>(
             &mut st.bytes_client_to_server[u as usize],
         )?;
         st.client_ns[u as usize] += t0.elapsed().as_nanos();
-        let t0 = Instant::now();
+        let t0 = Clock::start();
         let _rejected = server.receive(u, expect!(m, EncryptedShares));
-        st.server_ns += t0.elapsed().as_nanos();
+        t0.stop(&mut st);
         r2.insert(u, next);
     }
-    let t0 = Instant::now();
+    let t0 = Clock::start();
     let (out, mut server) = server.finish()?;
-    st.server_ns += t0.elapsed().as_nanos();
+    t0.stop(&mut st);
 
     // Round 3.
     let mut r3 = BTreeMap::new();
@@ -234,14 +241,14 @@ pub fn run_local<R: CryptoRng + ?Sized>(
             &mut st.bytes_client_to_server[u as usize],
         )?;
         st.client_ns[u as usize] += t0.elapsed().as_nanos();
-        let t0 = Instant::now();
+        let t0 = Clock::start();
         let _rejected = server.receive(u, expect!(m, MaskedInput));
-        st.server_ns += t0.elapsed().as_nanos();
+        t0.stop(&mut st);
         r3.insert(u, next);
     }
-    let t0 = Instant::now();
+    let t0 = Clock::start();
     let (out, mut server) = server.finish()?;
-    st.server_ns += t0.elapsed().as_nanos();
+    t0.stop(&mut st);
 
     // Round 4.
     for (u, req) in out {
@@ -264,16 +271,45 @@ pub fn run_local<R: CryptoRng + ?Sized>(
             &mut st.bytes_client_to_server[u as usize],
         )?;
         st.client_ns[u as usize] += t0.elapsed().as_nanos();
-        let t0 = Instant::now();
+        let t0 = Clock::start();
         let _rejected = server.receive(u, expect!(m, UnmaskShares));
-        st.server_ns += t0.elapsed().as_nanos();
+        t0.stop(&mut st);
     }
-    let t0 = Instant::now();
+    let t0 = Clock::start();
     let agg = server.finish()?;
-    st.server_ns += t0.elapsed().as_nanos();
+    t0.stop(&mut st);
     Ok((agg, st))
 }
 
 fn c_id(c: &Client) -> ClientId {
     c.id()
+}
+
+/// Wall and thread CPU time of one stretch of server work.
+struct Clock {
+    wall: Instant,
+    cpu: Option<u128>,
+}
+
+impl Clock {
+    fn start() -> Self {
+        Clock {
+            wall: Instant::now(),
+            cpu: thread_cpu_ns(),
+        }
+    }
+
+    fn stop(self, st: &mut LocalStats) {
+        st.server_ns += self.wall.elapsed().as_nanos();
+        if let (Some(total), Some(a), Some(b)) = (&mut st.server_cpu_ns, self.cpu, thread_cpu_ns())
+        {
+            *total += b.saturating_sub(a);
+        }
+    }
+}
+
+/// This thread's CPU time in nanoseconds, where Linux reports it.
+fn thread_cpu_ns() -> Option<u128> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }

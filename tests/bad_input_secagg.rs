@@ -22,7 +22,9 @@ fn params() -> Params {
 }
 
 fn input(u: ClientId) -> Vec<u64> {
-    (0..u64::from(DIM)).map(|j| 1000 * u64::from(u) + j).collect()
+    (0..u64::from(DIM))
+        .map(|j| 1000 * u64::from(u) + j)
+        .collect()
 }
 
 fn rng() -> shroud::rng::OsRng {
@@ -42,7 +44,13 @@ fn round1(p: &Params) -> (Vec<ClientAwaitKeys>, Vec<KeyList>, ServerAwaitShares)
     (cs, out.into_iter().map(|(_, l)| l).collect(), s)
 }
 
-fn round2(p: &Params) -> (Vec<ClientAwaitShares>, Vec<ForwardedShares>, ServerAwaitMasked) {
+fn round2(
+    p: &Params,
+) -> (
+    Vec<ClientAwaitShares>,
+    Vec<ForwardedShares>,
+    ServerAwaitMasked,
+) {
     let (cs, lists, mut s) = round1(p);
     let mut next = Vec::new();
     for (u, (c, l)) in cs.into_iter().zip(lists).enumerate() {
@@ -54,15 +62,15 @@ fn round2(p: &Params) -> (Vec<ClientAwaitShares>, Vec<ForwardedShares>, ServerAw
     (next, out.into_iter().map(|(_, f)| f).collect(), s)
 }
 
-/// Clients in `drop` send no masked input.
-fn round3(
-    p: &Params,
-    drop: &[ClientId],
-) -> (
+/// After round 3: the clients still in, the server's requests, the server.
+type AfterRound3 = (
     Vec<(ClientId, ClientAwaitUnmask)>,
     Vec<(ClientId, UnmaskRequest)>,
     ServerAwaitUnmask,
-) {
+);
+
+/// Clients in `drop` send no masked input.
+fn round3(p: &Params, drop: &[ClientId]) -> AfterRound3 {
     let (cs, fwd, mut s) = round2(p);
     let mut next = Vec::new();
     for (u, (c, f)) in cs.into_iter().zip(fwd).enumerate() {
@@ -103,7 +111,12 @@ fn encodings(p: &Params) -> Vec<Vec<u8>> {
     frames.push(Message::UnmaskShares(c.unmask(req).unwrap()).encode(p));
     let (cs, lists, _) = round1(p);
     frames.push(Message::KeyList(lists[0].clone()).encode(p));
-    let (m, _) = cs.into_iter().next().unwrap().share_keys(lists[0].clone(), &mut rng()).unwrap();
+    let (m, _) = cs
+        .into_iter()
+        .next()
+        .unwrap()
+        .share_keys(lists[0].clone(), &mut rng())
+        .unwrap();
     frames.push(Message::EncryptedShares(m).encode(p));
     let (m, _) = Client::new(p, 0, input(0)).unwrap().advertise(&mut rng());
     frames.push(Message::AdvertiseKeys(m).encode(p));
@@ -133,7 +146,10 @@ fn every_message_truncated_extended_or_relabelled_is_malformed() {
         ));
         let mut v = frame.clone();
         v[1] = 9;
-        assert!(matches!(Message::decode(&v, &p), Err(SecAggError::Malformed(_))));
+        assert!(matches!(
+            Message::decode(&v, &p),
+            Err(SecAggError::Malformed(_))
+        ));
         let mut other = frame.clone();
         other[5] ^= 1;
         assert!(matches!(
@@ -142,7 +158,10 @@ fn every_message_truncated_extended_or_relabelled_is_malformed() {
         ));
         let mut k = frame.clone();
         k[0] = 42;
-        assert!(matches!(Message::decode(&k, &p), Err(SecAggError::Malformed(_))));
+        assert!(matches!(
+            Message::decode(&k, &p),
+            Err(SecAggError::Malformed(_))
+        ));
     }
 }
 
@@ -165,19 +184,31 @@ fn oversized_lists_and_vectors_are_refused_before_allocation() {
         let mut f = header(kind);
         f.extend_from_slice(&(N + 1).to_le_bytes());
         f.resize(f.len() + 100 * (N as usize + 1), 0);
-        assert!(matches!(Message::decode(&f, &p), Err(SecAggError::Malformed(_))));
+        assert!(matches!(
+            Message::decode(&f, &p),
+            Err(SecAggError::Malformed(_))
+        ));
     }
     // A masked vector one value too long or too short, or with a value over 2^b.
     let wb = p.wire_bytes();
     for len in [DIM as usize - 1, DIM as usize + 1, 1 << 20] {
         let mut f = header(5);
         f.resize(f.len() + len * wb, 0);
-        assert!(matches!(Message::decode(&f, &p), Err(SecAggError::Malformed(_))));
+        assert!(matches!(
+            Message::decode(&f, &p),
+            Err(SecAggError::Malformed(_))
+        ));
     }
     let mut f = header(5);
     f.resize(f.len() + DIM as usize * wb, 0xff);
-    assert!(p.modulus_bits() % 8 != 0, "the top byte must have spare bits");
-    assert!(matches!(Message::decode(&f, &p), Err(SecAggError::Malformed(_))));
+    assert!(
+        !p.modulus_bits().is_multiple_of(8),
+        "the top byte must have spare bits"
+    );
+    assert!(matches!(
+        Message::decode(&f, &p),
+        Err(SecAggError::Malformed(_))
+    ));
     // The transport limit set from the session refuses a bigger frame unread.
     let (mut a, mut b) = MemoryTransport::pair();
     b.set_max_frame(Message::max_len(&p));
@@ -186,7 +217,10 @@ fn oversized_lists_and_vectors_are_refused_before_allocation() {
     // An abort reason over the limit.
     let mut f = header(0xff);
     f.resize(f.len() + 5000, b'a');
-    assert!(matches!(Message::decode(&f, &p), Err(SecAggError::Malformed(_))));
+    assert!(matches!(
+        Message::decode(&f, &p),
+        Err(SecAggError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -196,7 +230,9 @@ fn client_refuses_crafted_key_lists() {
         let mut s = Server::new(&p);
         let mut cs = Vec::new();
         for u in 0..20 {
-            let (m, c) = Client::new(&p, u, vec![1; 4]).unwrap().advertise(&mut rng());
+            let (m, c) = Client::new(&p, u, vec![1; 4])
+                .unwrap()
+                .advertise(&mut rng());
             s.receive(u, m).unwrap();
             cs.push(c);
         }
@@ -208,31 +244,47 @@ fn client_refuses_crafted_key_lists() {
         Err(e) => panic!("{what}: {e}"),
         Ok(_) => panic!("{what}: accepted"),
     };
-    let non_neighbour = (0..20).find(|&v| v != 0 && !p.graph().is_neighbour(0, v)).unwrap();
+    let non_neighbour = (0..20)
+        .find(|&v| v != 0 && !p.graph().is_neighbour(0, v))
+        .unwrap();
 
     let (mut cs, out) = fresh();
     let mut l = out[0].1.clone();
     l.keys[0].id = non_neighbour;
     l.keys.sort_by_key(|k| k.id);
-    misbehaved(cs.remove(0).share_keys(l, &mut rng()).map(|_| ()), "non-neighbour");
+    misbehaved(
+        cs.remove(0).share_keys(l, &mut rng()).map(|_| ()),
+        "non-neighbour",
+    );
 
     let (mut cs, out) = fresh();
     let mut l = out[0].1.clone();
     l.keys.swap(0, 1);
-    misbehaved(cs.remove(0).share_keys(l, &mut rng()).map(|_| ()), "unsorted");
+    misbehaved(
+        cs.remove(0).share_keys(l, &mut rng()).map(|_| ()),
+        "unsorted",
+    );
 
     let (mut cs, out) = fresh();
     let mut l = out[0].1.clone();
     l.keys[1] = l.keys[0].clone();
-    misbehaved(cs.remove(0).share_keys(l, &mut rng()).map(|_| ()), "repeated");
+    misbehaved(
+        cs.remove(0).share_keys(l, &mut rng()).map(|_| ()),
+        "repeated",
+    );
 
     let (mut cs, out) = fresh();
     let mut l = out[0].1.clone();
     l.keys[0].enc_pk = [0u8; 32];
-    misbehaved(cs.remove(0).share_keys(l, &mut rng()).map(|_| ()), "small-order key");
+    misbehaved(
+        cs.remove(0).share_keys(l, &mut rng()).map(|_| ()),
+        "small-order key",
+    );
 
     // The client's own key reflected back as a neighbour's.
-    let (m, c) = Client::new(&p, 0, vec![1; 4]).unwrap().advertise(&mut rng());
+    let (m, c) = Client::new(&p, 0, vec![1; 4])
+        .unwrap()
+        .advertise(&mut rng());
     let (_, out) = fresh();
     let mut l = out[0].1.clone();
     l.keys[0].mask_pk = m.mask_pk;
@@ -341,8 +393,14 @@ fn server_rejects_bad_client_messages_and_still_sums_the_others() {
     for u in 0..N {
         let (m, c) = Client::new(&p, u, input(u)).unwrap().advertise(&mut rng());
         s.receive(u, m.clone()).unwrap();
-        assert!(matches!(s.receive(u, m.clone()), Err(SecAggError::PeerMisbehaved(_))));
-        assert!(matches!(s.receive(N + 3, m), Err(SecAggError::PeerMisbehaved(_))));
+        assert!(matches!(
+            s.receive(u, m.clone()),
+            Err(SecAggError::PeerMisbehaved(_))
+        ));
+        assert!(matches!(
+            s.receive(N + 3, m),
+            Err(SecAggError::PeerMisbehaved(_))
+        ));
         cs.push(c);
     }
     let bad = AdvertiseKeys {
@@ -350,7 +408,10 @@ fn server_rejects_bad_client_messages_and_still_sums_the_others() {
         mask_pk: [1u8; 32],
     };
     let mut s2 = Server::new(&p);
-    assert!(matches!(s2.receive(0, bad), Err(SecAggError::PeerMisbehaved(_))));
+    assert!(matches!(
+        s2.receive(0, bad),
+        Err(SecAggError::PeerMisbehaved(_))
+    ));
 
     let (lists, mut s) = s.finish().unwrap();
     let mut next = Vec::new();
@@ -358,12 +419,21 @@ fn server_rejects_bad_client_messages_and_still_sums_the_others() {
         let (m, c) = c.share_keys(l, &mut rng()).unwrap();
         let mut wrong = m.clone();
         wrong.shares.pop();
-        assert!(matches!(s.receive(u, wrong), Err(SecAggError::PeerMisbehaved(_))));
+        assert!(matches!(
+            s.receive(u, wrong),
+            Err(SecAggError::PeerMisbehaved(_))
+        ));
         let mut wrong = m.clone();
         wrong.shares.reverse();
-        assert!(matches!(s.receive(u, wrong), Err(SecAggError::PeerMisbehaved(_))));
+        assert!(matches!(
+            s.receive(u, wrong),
+            Err(SecAggError::PeerMisbehaved(_))
+        ));
         s.receive(u, m.clone()).unwrap();
-        assert!(matches!(s.receive(u, m), Err(SecAggError::PeerMisbehaved(_))));
+        assert!(matches!(
+            s.receive(u, m),
+            Err(SecAggError::PeerMisbehaved(_))
+        ));
         next.push(c);
     }
     let (fwd, mut s) = s.finish().unwrap();
@@ -375,7 +445,10 @@ fn server_rejects_bad_client_messages_and_still_sums_the_others() {
             Err(SecAggError::Malformed(_))
         ));
         s.receive(u, m.clone()).unwrap();
-        assert!(matches!(s.receive(u, m), Err(SecAggError::PeerMisbehaved(_))));
+        assert!(matches!(
+            s.receive(u, m),
+            Err(SecAggError::PeerMisbehaved(_))
+        ));
         next2.push((u, c));
     }
     let (reqs, mut s) = s.finish().unwrap();
@@ -390,14 +463,23 @@ fn server_rejects_bad_client_messages_and_still_sums_the_others() {
                 peer: 3,
                 share: [1u8; 32],
             });
-            assert!(matches!(s.receive(u, wrong), Err(SecAggError::PeerMisbehaved(_))));
+            assert!(matches!(
+                s.receive(u, wrong),
+                Err(SecAggError::PeerMisbehaved(_))
+            ));
             let mut wrong = out;
             wrong.self_mask[0].share = [0xffu8; 32];
-            assert!(matches!(s.receive(u, wrong), Err(SecAggError::Malformed(_))));
+            assert!(matches!(
+                s.receive(u, wrong),
+                Err(SecAggError::Malformed(_))
+            ));
             continue;
         }
         s.receive(u, out.clone()).unwrap();
-        assert!(matches!(s.receive(u, out), Err(SecAggError::PeerMisbehaved(_))));
+        assert!(matches!(
+            s.receive(u, out),
+            Err(SecAggError::PeerMisbehaved(_))
+        ));
     }
     let agg = s.finish().unwrap();
     assert_eq!(agg.sum, plain_sum(&[0, 1, 2, 3, 4, 5]));
@@ -415,7 +497,10 @@ fn a_lying_share_holder_is_caught_at_reconstruction() {
         }
         s.receive(u, out).unwrap();
     }
-    assert!(matches!(s.finish(), Err(SecAggError::ReconstructionFailed(5))));
+    assert!(matches!(
+        s.finish(),
+        Err(SecAggError::ReconstructionFailed(5))
+    ));
 }
 
 #[test]
@@ -427,7 +512,10 @@ fn masked_inputs_reveal_nothing_checkable() {
         c.masked_input(f).unwrap().0.y
     };
     let (a, b) = (masked(), masked());
-    assert_ne!(a, b, "two runs with the same input must mask it differently");
+    assert_ne!(
+        a, b,
+        "two runs with the same input must mask it differently"
+    );
     assert_ne!(a, input(0));
     assert!(a.iter().zip(&b).filter(|(x, y)| x == y).count() <= 1);
     assert!(a.iter().all(|&v| v <= p.mask()));

@@ -65,7 +65,14 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (2u32..60, 1u32..24, any::<bool>(), any::<u32>(), any::<u32>(), any::<u64>())
+    (
+        2u32..60,
+        1u32..24,
+        any::<bool>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u64>(),
+    )
         .prop_flat_map(|(n, dim, harary, degree_pick, t_pick, seed)| {
             let max_bits = 64 - ceil_log2(n);
             (
@@ -174,7 +181,10 @@ fn one_dropout_past_the_threshold_aborts_cleanly() {
                 assert_eq!((alive, needed), (5, 6), "round {round}");
                 assert_eq!(r, round + 1, "round {round}");
             }
-            other => panic!("round {round}: expected an abort, got {:?}", other.map(|r| r.0)),
+            other => panic!(
+                "round {round}: expected an abort, got {:?}",
+                other.map(|r| r.0)
+            ),
         }
     }
 }
@@ -195,4 +205,26 @@ fn derived_harary_session_sums_with_dropouts() {
     // Dropped at round 3 (after the masked input) are still included.
     let expected: usize = 300 - drops.values().filter(|&&r| r < 3).count();
     assert_eq!(agg.survivors.len(), expected);
+}
+
+/// Many dropouts per survivor: the server's fixed-base-table key agreement (used from 32
+/// dropped neighbours on) gives the same masks as the clients' Montgomery ladder.
+#[test]
+fn many_dropped_neighbours_per_survivor() {
+    let n = 80u32;
+    let p = Params::custom(n, 6, 20, GraphKind::Complete, n - 1, 41, [4u8; 32]).unwrap();
+    let inputs: Vec<Vec<u64>> = (0..u64::from(n))
+        .map(|u| {
+            (0..6)
+                .map(|j| (u * 7919 + j * 104_729) % (1 << 20))
+                .collect()
+        })
+        .collect();
+    let drops: BTreeMap<ClientId, u8> = (0..35).map(|u| (u * 2, 2)).collect();
+    let (agg, _) = run_local(&p, inputs.clone(), &drops, &mut shroud::rng::os_rng()).unwrap();
+    assert_eq!(agg.survivors.len(), 45);
+    let want: Vec<u64> = (0..6)
+        .map(|j| agg.survivors.iter().map(|&u| inputs[u as usize][j]).sum())
+        .collect();
+    assert_eq!(agg.sum, want);
 }

@@ -25,7 +25,11 @@ fn identity(dir: &Path, name: &str) -> String {
         .arg(dir.join(name))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -39,7 +43,15 @@ fn free_port() -> u16 {
 
 fn join(dir: &Path, addr: &str, who: &str, input: &Path, extra: &[&str]) -> Child {
     Command::new(exe())
-        .args(["secagg", "join", "--connect", addr, "--timeout", "20", "--input"])
+        .args([
+            "secagg",
+            "join",
+            "--connect",
+            addr,
+            "--timeout",
+            "20",
+            "--input",
+        ])
         .arg(input)
         .arg("--identity")
         .arg(dir.join(who))
@@ -58,7 +70,10 @@ fn separate_processes_with_a_killed_client_and_an_impostor() {
     let n = 6u32;
     let mut peers = format!("server {}\n", identity(&dir, "server"));
     for i in 0..n {
-        peers.push_str(&format!("client-{i} {}\n", identity(&dir, &format!("c{i}"))));
+        peers.push_str(&format!(
+            "client-{i} {}\n",
+            identity(&dir, &format!("c{i}"))
+        ));
     }
     identity(&dir, "impostor");
     std::fs::write(dir.join("peers.txt"), &peers).unwrap();
@@ -69,7 +84,14 @@ fn separate_processes_with_a_killed_client_and_an_impostor() {
     }
     let addr = format!("127.0.0.1:{}", free_port());
     let server = Command::new(exe())
-        .args(["secagg", "serve", "--listen", &addr, "--clients", &n.to_string()])
+        .args([
+            "secagg",
+            "serve",
+            "--listen",
+            &addr,
+            "--clients",
+            &n.to_string(),
+        ])
         .args(["--dim", "3", "--round-timeout", "4", "--json", "--identity"])
         .arg(dir.join("server"))
         .arg("--peers")
@@ -88,7 +110,13 @@ fn separate_processes_with_a_killed_client_and_an_impostor() {
             4 => &["--stall-after", "2"],  // shares keys, then goes silent: killed below
             _ => &[],
         };
-        clients.push(join(&dir, &addr, &format!("c{i}"), &dir.join(format!("x{i}.csv")), extra));
+        clients.push(join(
+            &dir,
+            &addr,
+            &format!("c{i}"),
+            &dir.join(format!("x{i}.csv")),
+            extra,
+        ));
     }
     // Client 4 has sent its shares and is silent; kill it while the server waits for its
     // masked input.
@@ -111,7 +139,11 @@ fn separate_processes_with_a_killed_client_and_an_impostor() {
     for (i, c) in clients.into_iter().enumerate() {
         let o = c.wait_with_output().unwrap();
         if included.contains(&i) {
-            assert!(o.status.success(), "client {i}: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "client {i}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
         } else {
             assert!(!o.status.success(), "client {i} should have died");
         }
@@ -133,7 +165,11 @@ fn local_mode_prints_the_sum_and_refuses_too_many_dropouts() {
             .unwrap()
     };
     let out = run(&["--drop", "2:1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["sum"], serde_json::json!([508, 610]));
     assert_eq!(v["survivors"], serde_json::json!([0, 2, 3]));
@@ -145,6 +181,9 @@ fn local_mode_prints_the_sum_and_refuses_too_many_dropouts() {
     let out = run(&["--drop", "1:1", "--drop", "2:2"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("too many dropouts") && err.contains("needed"), "{err}");
+    assert!(
+        err.contains("too many dropouts") && err.contains("needed"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -12,8 +12,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use super::ClientId;
 use super::error::SecAggError;
 use super::msgs::{
-    AdvertiseKeys, EncryptedShares, ForwardedShares, KeyList, MaskedInput, PeerKeys,
-    RevealedShare, SEALED_LEN, SealedShare, UnmaskRequest, UnmaskShares,
+    AdvertiseKeys, EncryptedShares, ForwardedShares, KeyList, MaskedInput, PeerKeys, RevealedShare,
+    SEALED_LEN, SealedShare, UnmaskRequest, UnmaskShares,
 };
 use super::params::Params;
 use super::prg;
@@ -440,7 +440,10 @@ impl ClientAwaitUnmask {
             .collect();
         asked.sort_unstable();
         if asked.len() != self.received.len()
-            || asked.iter().zip(&self.received).any(|(a, (k, _, _))| *a != k.id)
+            || asked
+                .iter()
+                .zip(&self.received)
+                .any(|(a, (k, _, _))| *a != k.id)
         {
             return Err(SecAggError::PeerMisbehaved(
                 "the unmasking lists do not split the neighbours whose shares this client holds"
@@ -498,14 +501,7 @@ impl ClientAwaitUnmask {
         ct: &[u8; SEALED_LEN],
         session: &[u8; 32],
     ) -> Option<Zeroizing<[u8; SEALED_LEN]>> {
-        let key = prg::share_key(
-            agreed,
-            session,
-            k.id,
-            self.id,
-            &k.enc_pk,
-            &self.enc_pk,
-        );
+        let key = prg::share_key(agreed, session, k.id, self.id, &k.enc_pk, &self.enc_pk);
         let cipher = ChaCha20Poly1305::new(key.as_ref().into());
         let mut buf = Zeroizing::new(*ct);
         let tag = *Tag::from_slice(&ct[72..]);

@@ -84,7 +84,13 @@ impl Hello {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = HELLO_MAGIC.to_vec();
         out.extend_from_slice(&self.session_id);
-        for v in [self.n, self.dim, self.input_bits, self.degree, self.threshold] {
+        for v in [
+            self.n,
+            self.dim,
+            self.input_bits,
+            self.degree,
+            self.threshold,
+        ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.push(match self.kind {
@@ -197,7 +203,10 @@ pub fn serve(
         }
     }
     let (lists, mut server) = server.finish()?;
-    let out = encode_all(params, lists.into_iter().map(|(u, m)| (u, Message::KeyList(m))));
+    let out = encode_all(
+        params,
+        lists.into_iter().map(|(u, m)| (u, Message::KeyList(m))),
+    );
     for (u, r) in exchange_all(&mut conns, out, params, &mut events) {
         if let Err(e) = r.and_then(|m| match m {
             Message::EncryptedShares(m) => server.receive(u, m),
@@ -209,7 +218,8 @@ pub fn serve(
     let (fwd, mut server) = server.finish()?;
     let out = encode_all(
         params,
-        fwd.into_iter().map(|(u, m)| (u, Message::ForwardedShares(m))),
+        fwd.into_iter()
+            .map(|(u, m)| (u, Message::ForwardedShares(m))),
     );
     for (u, r) in exchange_all(&mut conns, out, params, &mut events) {
         if let Err(e) = r.and_then(|m| match m {
@@ -222,7 +232,8 @@ pub fn serve(
     let (reqs, mut server) = server.finish()?;
     let out = encode_all(
         params,
-        reqs.into_iter().map(|(u, m)| (u, Message::UnmaskRequest(m))),
+        reqs.into_iter()
+            .map(|(u, m)| (u, Message::UnmaskRequest(m))),
     );
     for (u, r) in exchange_all(&mut conns, out, params, &mut events) {
         if let Err(e) = r.and_then(|m| match m {
@@ -284,7 +295,8 @@ fn exchange_all(
     for u in excluded {
         events.push(format!("client {u} left out: too few live neighbours"));
         if let Some(mut t) = conns.remove(&u) {
-            let _ = t.send(&Message::Abort("left out: too few live neighbours".into()).encode(params));
+            let _ =
+                t.send(&Message::Abort("left out: too few live neighbours".into()).encode(params));
         }
     }
     let raw: Vec<(ClientId, Result<Vec<u8>, NetError>)> = std::thread::scope(|s| {

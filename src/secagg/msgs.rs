@@ -261,7 +261,10 @@ impl Message {
     pub fn max_len(params: &Params) -> usize {
         let k = params.graph().degree() as usize + 1;
         let lists = 12 + 3 * k * (4 + 64);
-        HEADER + (params.dim() * params.wire_bytes()).max(lists).max(MAX_REASON)
+        HEADER
+            + (params.dim() * params.wire_bytes())
+                .max(lists)
+                .max(MAX_REASON)
     }
 
     /// Decodes one frame of session `params`.

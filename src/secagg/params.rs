@@ -196,13 +196,12 @@ impl Params {
             while k < n - 1 {
                 let sec = upper_tails_log2(&hypergeom_ln_pmf(n - 1, c, k));
                 let log_n = f64::from(n).log2();
-                // Smallest t with t > (k + 1) / 2 and the leak bound met.
-                let t = ((k + 1) / 2 + 1..=k + 1)
-                    .find(|&t| log_n + sec[t as usize] <= -SECURITY_BITS);
+                // Smallest t with t > (k + 1) / 2 (k is even: t >= k / 2 + 1) and the leak
+                // bound met.
+                let t = (k / 2 + 1..=k + 1).find(|&t| log_n + sec[t as usize] <= -SECURITY_BITS);
                 if let Some(t) = t {
                     let b = harary_bounds(n, k, t, c, d);
-                    if b.disconnect_log2 <= -SECURITY_BITS && b.abort_log2 <= -CORRECTNESS_BITS
-                    {
+                    if b.disconnect_log2 <= -SECURITY_BITS && b.abort_log2 <= -CORRECTNESS_BITS {
                         let graph = Graph::harary(n, k, &graph_seed(&session_id));
                         return Ok(Params {
                             session_id,

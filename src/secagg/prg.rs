@@ -78,7 +78,11 @@ pub(crate) fn pair_key(shared: &[u8; 32], session: &[u8; 32], u: ClientId, v: Cl
 
 /// The key of a client's self mask, from its seed b_u.
 pub(crate) fn self_key(seed: &[u8; 32], session: &[u8; 32]) -> Key {
-    derive(seed, session, &[b"shroud-secagg-v1 self mask", &[MASK_ROUND]])
+    derive(
+        seed,
+        session,
+        &[b"shroud-secagg-v1 self mask", &[MASK_ROUND]],
+    )
 }
 
 /// The X25519 mask secret key's bytes, from the shared scalar.

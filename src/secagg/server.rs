@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use curve25519_dalek::edwards::EdwardsBasepointTable;
 use curve25519_dalek::montgomery::MontgomeryPoint;
-use curve25519_dalek::traits::BasepointTable;
 use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::BasepointTable;
 use x25519_dalek::PublicKey;
 use zeroize::Zeroizing;
 
@@ -423,7 +423,8 @@ impl ServerAwaitUnmask {
             return Err(duplicate(from, "shares for unmasking"));
         }
         let g = self.params.graph();
-        let ascending = |l: &[super::msgs::RevealedShare]| l.windows(2).all(|w| w[0].peer < w[1].peer);
+        let ascending =
+            |l: &[super::msgs::RevealedShare]| l.windows(2).all(|w| w[0].peer < w[1].peer);
         if !ascending(&msg.self_mask) || !ascending(&msg.mask_key) {
             return Err(SecAggError::PeerMisbehaved(format!(
                 "client {from}'s shares are not strictly ascending"
@@ -563,4 +564,3 @@ impl ServerAwaitUnmask {
         })
     }
 }
-

@@ -48,7 +48,12 @@ pub fn run(a: SecAggArgs) -> Result<(), Failure> {
     let dropped = (a.dropout * f64::from(n)).floor() as u32;
     // Spread the dropouts over the id range.
     let drops: BTreeMap<ClientId, u8> = (0..dropped)
-        .map(|i| ((u64::from(i) * u64::from(n) / u64::from(dropped)) as ClientId, 2))
+        .map(|i| {
+            (
+                (u64::from(i) * u64::from(n) / u64::from(dropped)) as ClientId,
+                2,
+            )
+        })
         .collect();
     let inputs: Vec<Vec<u64>> = (0..n)
         .map(|_| {
@@ -81,6 +86,7 @@ pub fn run(a: SecAggArgs) -> Result<(), Failure> {
         .map(|&u| st.client_ns[u as usize] as f64 / 1e6)
         .fold(0.0, f64::max);
     let server_ms = st.server_ns as f64 / 1e6;
+    let server_cpu_ms = st.server_cpu_ns.map(|ns| ns as f64 / 1e6);
     let c2s = mean(&|u| st.bytes_client_to_server[u] as f64);
     let s2c = mean(&|u| st.bytes_server_to_client[u] as f64);
     let graph = if params.graph().is_complete() {
@@ -104,6 +110,7 @@ pub fn run(a: SecAggArgs) -> Result<(), Failure> {
                 "client_ms": client_ms,
                 "client_max_ms": client_max_ms,
                 "server_ms": server_ms,
+                "server_cpu_ms": server_cpu_ms,
                 "bytes_client_to_server": c2s.round() as u64,
                 "bytes_server_to_client": s2c.round() as u64,
                 "wall_s": wall_s,
@@ -119,7 +126,12 @@ pub fn run(a: SecAggArgs) -> Result<(), Failure> {
             params.modulus_bits()
         );
         println!("  client (mean over survivors): {client_ms:.1} ms (max {client_max_ms:.1} ms)");
-        println!("  server:                       {server_ms:.1} ms");
+        match server_cpu_ms {
+            Some(c) => {
+                println!("  server:                       {server_ms:.1} ms ({c:.1} ms on the CPU)")
+            }
+            None => println!("  server:                       {server_ms:.1} ms"),
+        }
         println!(
             "  bytes per client: {:.0} up, {:.0} down; wall time {wall_s:.1} s; sum checked",
             c2s, s2c

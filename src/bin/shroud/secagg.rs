@@ -169,7 +169,11 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
         "shroud: secagg server on {} for {} clients (graph {}, k = {}, t = {})",
         a.listen,
         a.clients,
-        if params.graph().is_complete() { "complete" } else { "harary" },
+        if params.graph().is_complete() {
+            "complete"
+        } else {
+            "harary"
+        },
         params.graph().degree(),
         params.threshold()
     );
@@ -239,7 +243,11 @@ fn join(a: JoinArgs) -> Result<(), Failure> {
 fn parse_drops(specs: &[String], n: u32) -> Result<BTreeMap<ClientId, u8>, Failure> {
     let mut drops = BTreeMap::new();
     for spec in specs {
-        let bad = || Failure(format!("--drop {spec:?}: expected ROUND:ID,ID,.. with ROUND 0 to 3"));
+        let bad = || {
+            Failure(format!(
+                "--drop {spec:?}: expected ROUND:ID,ID,.. with ROUND 0 to 3"
+            ))
+        };
         let (round, ids) = spec.split_once(':').ok_or_else(bad)?;
         let round: u8 = round.trim().parse().map_err(|_| bad())?;
         if round > 3 {
@@ -248,7 +256,9 @@ fn parse_drops(specs: &[String], n: u32) -> Result<BTreeMap<ClientId, u8>, Failu
         for id in ids.split(',') {
             let id: ClientId = id.trim().parse().map_err(|_| bad())?;
             if id >= n {
-                return Err(Failure(format!("--drop: client {id} does not exist ({n} clients)")));
+                return Err(Failure(format!(
+                    "--drop: client {id} does not exist ({n} clients)"
+                )));
             }
             drops.insert(id, round);
         }
@@ -278,7 +288,9 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
     let n = u32::try_from(inputs.len()).map_err(|_| Failure("too many rows".into()))?;
     let dim = inputs.first().map_or(0, Vec::len);
     if inputs.iter().any(|r| r.len() != dim) {
-        return Err(Failure("every row must have as many values as the header".into()));
+        return Err(Failure(
+            "every row must have as many values as the header".into(),
+        ));
     }
     let max = inputs.iter().flatten().copied().max().unwrap_or(0);
     let input_bits = (64 - max.leading_zeros()).max(1);
