@@ -187,3 +187,92 @@ fn local_mode_prints_the_sum_and_refuses_too_many_dropouts() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Over authenticated TCP in one process: a client that sends garbage and one that
+/// replays its first message are dropped with clear reasons, and the others' sum is
+/// unaffected.
+#[test]
+fn garbage_and_replayed_messages_drop_only_their_sender() {
+    use shroud::net::{ChannelOptions, Identity, Peers, Security, Transport, connect};
+    use shroud::secagg::driver::{Hello, client_name, join, serve};
+    use shroud::secagg::{Client, GraphKind, Message, Params, Tolerance};
+
+    let mut rng = shroud::rng::seeded(11);
+    let n = 5u32;
+    let server_id = Identity::generate(&mut rng);
+    let ids: Vec<Identity> = (0..n).map(|_| Identity::generate(&mut rng)).collect();
+    let mut pins = Peers::default();
+    pins.insert("server", server_id.fingerprint()).unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        pins.insert(&client_name(i as u32), id.fingerprint())
+            .unwrap();
+    }
+    let tol = Tolerance::new(0.4, 0.0).unwrap();
+    let params = Params::derive(n, 4, 16, GraphKind::Complete, tol, [8u8; 32]).unwrap();
+    assert_eq!(params.threshold(), 3);
+    let opts = ChannelOptions::new("secagg", b"test").with_timeout(Duration::from_secs(3));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server_sec = Security::pinned(server_id, pins.clone());
+    let (o, p) = (opts.clone(), params.clone());
+    let server = std::thread::spawn(move || serve(&listener, &server_sec, &o, &p));
+    let mut handles = Vec::new();
+    for (i, id) in ids.into_iter().enumerate() {
+        let sec = Security::pinned(id, pins.clone());
+        let (addr, opts) = (addr.clone(), opts.clone());
+        handles.push(std::thread::spawn(move || -> Result<(), String> {
+            let i = i as u32;
+            let input = vec![u64::from(i) + 1; 4];
+            if i < 3 {
+                return join(
+                    &addr,
+                    &sec,
+                    &opts,
+                    i,
+                    input,
+                    &mut shroud::rng::os_rng(),
+                    |_| {},
+                )
+                .map_err(|e| e.to_string());
+            }
+            let mut t = connect(&addr, &sec, &opts, "server").map_err(|e| e.to_string())?;
+            let params = Hello::decode(&t.recv().map_err(|e| e.to_string())?).unwrap();
+            if i == 3 {
+                t.send(b"\x01\x01garbage").unwrap();
+            } else {
+                let (m, _) = Client::new(&params, i, input)
+                    .unwrap()
+                    .advertise(&mut shroud::rng::os_rng());
+                let frame = Message::AdvertiseKeys(m).encode(&params);
+                t.send(&frame).unwrap();
+                let _key_list = t.recv().unwrap();
+                t.send(&frame).unwrap(); // replayed instead of the shares
+            }
+            // The server ends this client's session with an abort.
+            match t.recv() {
+                Ok(f) => Err(Message::abort_reason(&f).unwrap_or_default()),
+                Err(e) => Err(e.to_string()),
+            }
+        }));
+    }
+    let report = server.join().unwrap().unwrap();
+    assert_eq!(report.aggregate.survivors, vec![0, 1, 2]);
+    assert_eq!(report.aggregate.sum, vec![6; 4]);
+    let events = report.events.join("\n");
+    assert!(events.contains("client 3 dropped: malformed"), "{events}");
+    assert!(
+        events.contains(
+            "client 4 dropped: unexpected message: expected EncryptedShares, got AdvertiseKeys"
+        ),
+        "{events}"
+    );
+    for (i, h) in handles.into_iter().enumerate() {
+        let r = h.join().unwrap();
+        if i < 3 {
+            r.unwrap();
+        } else {
+            let reason = r.unwrap_err();
+            assert!(reason.contains("dropped"), "client {i}: {reason}");
+        }
+    }
+}
