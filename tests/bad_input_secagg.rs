@@ -108,7 +108,7 @@ fn encodings(p: &Params) -> Vec<Vec<u8>> {
     let (reqs, _) = s.finish().unwrap();
     let req = reqs[0].1.clone();
     frames.push(Message::UnmaskRequest(req.clone()).encode(p));
-    frames.push(Message::UnmaskShares(c.unmask(req).unwrap()).encode(p));
+    frames.push(Message::UnmaskShares(c.unmask(req.clone()).unwrap()).encode(p));
     let (cs, lists, _) = round1(p);
     frames.push(Message::KeyList(lists[0].clone()).encode(p));
     let (m, _) = cs
@@ -120,6 +120,24 @@ fn encodings(p: &Params) -> Vec<Vec<u8>> {
     frames.push(Message::EncryptedShares(m).encode(p));
     let (m, _) = Client::new(p, 0, input(0)).unwrap().advertise(&mut rng());
     frames.push(Message::AdvertiseKeys(m).encode(p));
+    use shroud::secagg::msgs::{SignedBy, SignedUnmaskRequest, SurvivorList, SurvivorSignature};
+    frames.push(
+        Message::SurvivorList(SurvivorList {
+            survivors: vec![0, 1, 2],
+        })
+        .encode(p),
+    );
+    frames.push(Message::SurvivorSignature(SurvivorSignature { signature: [3; 64] }).encode(p));
+    frames.push(
+        Message::SignedUnmaskRequest(SignedUnmaskRequest {
+            request: req,
+            signatures: vec![SignedBy {
+                id: 1,
+                signature: [4; 64],
+            }],
+        })
+        .encode(p),
+    );
     frames
 }
 
@@ -174,7 +192,7 @@ fn oversized_lists_and_vectors_are_refused_before_allocation() {
         f
     };
     // A list count of 2^32 - 1 in a 40-byte frame, and one entry past the degree.
-    for kind in [2u8, 3, 4, 6, 7] {
+    for kind in [2u8, 3, 4, 6, 7, 8, 10] {
         let mut f = header(kind);
         f.extend_from_slice(&u32::MAX.to_le_bytes());
         match Message::decode(&f, &p) {
@@ -541,4 +559,131 @@ fn wrong_input_shapes_are_refused_by_the_caller_side() {
         dropped: vec![],
     };
     assert!(Message::decode(&Message::UnmaskRequest(req).encode(&p), &p).is_ok());
+}
+
+/// The consistency check: every survivor signs the survivor list; a client reveals
+/// shares only when t of its holders signed the list it was given.
+mod consistency {
+    use super::*;
+    use ed25519_dalek::{SigningKey, VerifyingKey};
+    use shroud::secagg::msgs::{SignedUnmaskRequest, SurvivorList};
+
+    fn keys() -> (Vec<SigningKey>, Vec<VerifyingKey>) {
+        let sk: Vec<SigningKey> = (0..N as u8)
+            .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+            .collect();
+        let vk = sk.iter().map(SigningKey::verifying_key).collect();
+        (sk, vk)
+    }
+
+    /// Clients after their masked input, and the server's signature round.
+    fn masked() -> (
+        Vec<ClientAwaitUnmask>,
+        shroud::secagg::ServerAwaitSignatures,
+        Vec<SurvivorList>,
+    ) {
+        let p = params();
+        let (cs, fwd, mut s) = round2(&p);
+        let mut next = Vec::new();
+        for (u, (c, f)) in cs.into_iter().zip(fwd).enumerate() {
+            let (m, c) = c.masked_input(f).unwrap();
+            s.receive(u as ClientId, m).unwrap();
+            next.push(c);
+        }
+        let (lists, s) = s.finish_checked().unwrap();
+        (next, s, lists.into_iter().map(|(_, l)| l).collect())
+    }
+
+    #[test]
+    fn honest_server_passes_the_check() {
+        let (sk, vk) = keys();
+        let (cs, mut s, lists) = masked();
+        let mut checked = Vec::new();
+        for (u, (c, l)) in cs.into_iter().zip(lists).enumerate() {
+            let (sig, c) = c.sign_survivors(l, &sk[u], vk.clone()).unwrap();
+            s.receive(u as ClientId, sig).unwrap();
+            checked.push(c);
+        }
+        let (reqs, mut s) = s.finish();
+        for (c, (u, req)) in checked.into_iter().zip(reqs) {
+            let frame = Message::SignedUnmaskRequest(req).encode(&params());
+            let Message::SignedUnmaskRequest(req) = Message::decode(&frame, &params()).unwrap()
+            else {
+                panic!("kind")
+            };
+            s.receive(u, c.unmask(req).unwrap()).unwrap();
+        }
+        assert_eq!(s.finish().unwrap().sum, plain_sum(&[0, 1, 2, 3, 4, 5]));
+    }
+
+    /// The server tells clients 0-3 that client 5 dropped (to collect shares of its mask
+    /// key) and clients 4 and 5 that it survived (to collect shares of b_5). Clients 0-3
+    /// sign the first list and reach t = 4 signatures, but 4 and 5 see only 2 on theirs
+    /// and refuse: the server never holds both secrets of client 5.
+    #[test]
+    fn a_server_lying_about_who_dropped_is_caught() {
+        let (sk, vk) = keys();
+        let (cs, mut s, lists) = masked();
+        let honest = lists[0].survivors.clone();
+        let lie: Vec<ClientId> = honest.iter().copied().filter(|&u| u != 5).collect();
+        let mut checked = Vec::new();
+        for (u, c) in cs.into_iter().enumerate() {
+            let list = SurvivorList {
+                survivors: if u < 4 { lie.clone() } else { honest.clone() },
+            };
+            let (sig, c) = c.sign_survivors(list, &sk[u], vk.clone()).unwrap();
+            s.receive(u as ClientId, sig).unwrap();
+            checked.push(c);
+        }
+        let (reqs, _) = s.finish();
+        for (c, (u, req)) in checked.into_iter().zip(reqs) {
+            let mut req: SignedUnmaskRequest = req;
+            if u < 4 {
+                // Consistent with the lie: 5 asked for as dropped.
+                req.request.survivors.retain(|&v| v != 5);
+                req.request.dropped = vec![5];
+                assert!(
+                    c.unmask(req).is_ok(),
+                    "client {u} saw t signatures on its list"
+                );
+            } else {
+                match c.unmask(req) {
+                    Err(SecAggError::PeerMisbehaved(m)) => {
+                        assert!(m.contains("only 2 of"), "{m}")
+                    }
+                    other => panic!("client {u}: {:?}", other.map(|_| ())),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn forged_or_mismatched_signatures_do_not_count() {
+        let (sk, vk) = keys();
+        let (cs, mut s, lists) = masked();
+        let mut checked = Vec::new();
+        for (u, (c, l)) in cs.into_iter().zip(lists).enumerate() {
+            let (sig, c) = c.sign_survivors(l, &sk[u], vk.clone()).unwrap();
+            s.receive(u as ClientId, sig.clone()).unwrap();
+            assert!(s.receive(u as ClientId, sig).is_err());
+            checked.push(c);
+        }
+        let (reqs, _) = s.finish();
+        let (c, (_, mut req)) = checked.into_iter().zip(reqs).next().unwrap();
+        // Three signatures corrupted, one duplicated: 3 valid distinct signers < t = 4.
+        for s in &mut req.signatures[..3] {
+            s.signature[0] ^= 1;
+        }
+        req.signatures.push(req.signatures[4].clone());
+        assert!(matches!(c.unmask(req), Err(SecAggError::PeerMisbehaved(_))));
+        // A list leaving out the signer itself is refused before signing.
+        let (cs, _, lists) = masked();
+        let mut l = lists[0].clone();
+        l.survivors.retain(|&u| u != 0);
+        let c = cs.into_iter().next().unwrap();
+        assert!(matches!(
+            c.sign_survivors(l, &sk[0], vk),
+            Err(SecAggError::PeerMisbehaved(_))
+        ));
+    }
 }

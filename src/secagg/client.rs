@@ -379,13 +379,13 @@ impl ClientAwaitShares {
 
 /// After sending the masked input: waiting for the unmasking request.
 pub struct ClientAwaitUnmask {
-    params: Params,
-    id: ClientId,
+    pub(super) params: Params,
+    pub(super) id: ClientId,
     enc_pk: [u8; 32],
     self_b_share: SecretScalar,
     /// Neighbours that shared: keys, the agreement of the encryption keys, the sealed
     /// shares.
-    received: Vec<(PeerKeys, Zeroizing<[u8; 32]>, [u8; SEALED_LEN])>,
+    pub(super) received: Vec<(PeerKeys, Zeroizing<[u8; 32]>, [u8; SEALED_LEN])>,
 }
 
 impl ZeroizeOnDrop for ClientAwaitUnmask {}

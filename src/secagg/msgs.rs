@@ -130,6 +130,40 @@ pub struct UnmaskShares {
     pub unreadable: Vec<ClientId>,
 }
 
+/// Consistency check, server -> client: every client whose masked input arrived,
+/// ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurvivorList {
+    /// The survivors.
+    pub survivors: Vec<ClientId>,
+}
+
+/// Consistency check, client -> server: the client's Ed25519 signature on the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurvivorSignature {
+    /// The signature.
+    pub signature: [u8; 64],
+}
+
+/// One client's signature, as the server forwards it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBy {
+    /// The signer.
+    pub id: ClientId,
+    /// Its signature on the survivor list.
+    pub signature: [u8; 64],
+}
+
+/// Consistency check, server -> client: the unmasking request with the signatures the
+/// server collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedUnmaskRequest {
+    /// The request.
+    pub request: UnmaskRequest,
+    /// The survivors' signatures.
+    pub signatures: Vec<SignedBy>,
+}
+
 /// Any message of the protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
@@ -147,6 +181,12 @@ pub enum Message {
     UnmaskRequest(UnmaskRequest),
     /// Round 4, client -> server.
     UnmaskShares(UnmaskShares),
+    /// Consistency check, server -> client.
+    SurvivorList(SurvivorList),
+    /// Consistency check, client -> server.
+    SurvivorSignature(SurvivorSignature),
+    /// Consistency check, server -> client (replaces [`Message::UnmaskRequest`]).
+    SignedUnmaskRequest(SignedUnmaskRequest),
     /// Either side ends the session (the reason, at most [`MAX_REASON`] bytes).
     Abort(String),
 }
@@ -161,6 +201,9 @@ impl Message {
             Message::MaskedInput(_) => 5,
             Message::UnmaskRequest(_) => 6,
             Message::UnmaskShares(_) => 7,
+            Message::SurvivorList(_) => 8,
+            Message::SurvivorSignature(_) => 9,
+            Message::SignedUnmaskRequest(_) => 10,
             Message::Abort(_) => 0xff,
         }
     }
@@ -175,6 +218,9 @@ impl Message {
             Message::MaskedInput(_) => "MaskedInput",
             Message::UnmaskRequest(_) => "UnmaskRequest",
             Message::UnmaskShares(_) => "UnmaskShares",
+            Message::SurvivorList(_) => "SurvivorList",
+            Message::SurvivorSignature(_) => "SurvivorSignature",
+            Message::SignedUnmaskRequest(_) => "SignedUnmaskRequest",
             Message::Abort(_) => "Abort",
         }
     }
@@ -234,6 +280,17 @@ impl Message {
                 revealed(&mut out, &m.mask_key);
                 ids(&mut out, &m.unreadable);
             }
+            Message::SurvivorList(m) => ids(&mut out, &m.survivors),
+            Message::SurvivorSignature(m) => out.extend_from_slice(&m.signature),
+            Message::SignedUnmaskRequest(m) => {
+                ids(&mut out, &m.request.survivors);
+                ids(&mut out, &m.request.dropped);
+                out.extend_from_slice(&(m.signatures.len() as u32).to_le_bytes());
+                for s in &m.signatures {
+                    out.extend_from_slice(&s.id.to_le_bytes());
+                    out.extend_from_slice(&s.signature);
+                }
+            }
             Message::Abort(r) => {
                 let r = &r.as_bytes()[..r.len().min(MAX_REASON)];
                 out.extend_from_slice(r);
@@ -260,7 +317,8 @@ impl Message {
     /// frame limit should be set to).
     pub fn max_len(params: &Params) -> usize {
         let k = params.graph().degree() as usize + 1;
-        let lists = 12 + 3 * k * (4 + 64);
+        let n = params.n() as usize;
+        let lists = (12 + 3 * k * (4 + 64)).max(12 + 2 * 4 * k + 68 * n);
         HEADER
             + (params.dim() * params.wire_bytes())
                 .max(lists)
@@ -353,6 +411,30 @@ impl Message {
                 mask_key: r.revealed(max)?,
                 unreadable: r.ids(max)?,
             }),
+            8 => Message::SurvivorList(SurvivorList {
+                survivors: r.ids(params.n() as usize)?,
+            }),
+            9 => Message::SurvivorSignature(SurvivorSignature {
+                signature: r.array()?,
+            }),
+            10 => {
+                let request = UnmaskRequest {
+                    survivors: r.ids(max)?,
+                    dropped: r.ids(max)?,
+                };
+                let k = r.count(params.n() as usize, 68)?;
+                let mut signatures = Vec::with_capacity(k);
+                for _ in 0..k {
+                    signatures.push(SignedBy {
+                        id: r.u32()?,
+                        signature: r.array()?,
+                    });
+                }
+                Message::SignedUnmaskRequest(SignedUnmaskRequest {
+                    request,
+                    signatures,
+                })
+            }
             0xff => {
                 if r.buf.len() > MAX_REASON {
                     return Err(SecAggError::Malformed("abort reason too long".into()));
