@@ -41,6 +41,9 @@ use super::graph::{Graph, GraphKind};
 pub const MAX_CLIENTS: u32 = 1 << 20;
 /// Longest input vector.
 pub const MAX_DIM: u32 = 1 << 27;
+/// Largest SecAgg+ degree searched (the search costs O(k^2) for the degrees it tries;
+/// a configuration that needs more gets the complete graph, or is refused).
+pub const MAX_HARARY_DEGREE: u32 = 4096;
 /// Security target: log2 of the largest accepted probability of a leak.
 pub const SECURITY_BITS: f64 = 40.0;
 /// Correctness target: log2 of the largest accepted probability of an abort within the
@@ -193,9 +196,15 @@ impl Params {
         let d = (tol.dropout * f64::from(n)).floor() as u32;
         if kind == GraphKind::Harary {
             let mut k = 2;
-            while k < n - 1 {
+            let log_n = f64::from(n).log2();
+            let removed = f64::from(c + d) / f64::from(n);
+            while k < (n - 1).min(MAX_HARARY_DEGREE) {
+                // The disconnection bound needs no tails: skip degrees that fail it.
+                if 2.0 * log_n + f64::from(k) * removed.log2() > -SECURITY_BITS {
+                    k += 2;
+                    continue;
+                }
                 let sec = upper_tails_log2(&hypergeom_ln_pmf(n - 1, c, k));
-                let log_n = f64::from(n).log2();
                 // Smallest t with t > (k + 1) / 2 (k is even: t >= k / 2 + 1) and the leak
                 // bound met.
                 let t = (k / 2 + 1..=k + 1).find(|&t| log_n + sec[t as usize] <= -SECURITY_BITS);
@@ -397,6 +406,28 @@ mod tests {
         let c = Params::derive(500, 10, 16, GraphKind::Complete, tol, [0; 32]).unwrap();
         assert_eq!(c.threshold(), 251);
         assert_eq!(c.modulus_bits(), 25);
+    }
+
+    #[test]
+    fn figures_quoted_in_the_readme() {
+        // Our own derivations (no published table to check against): n = 500, gamma = 0.1.
+        for (delta, k, t) in [(0.0, 18, 16), (0.1, 40, 23), (0.3, 142, 72)] {
+            let tol = Tolerance::new(delta, 0.1).unwrap();
+            let p = Params::derive(500, 1, 16, GraphKind::Harary, tol, [0; 32]).unwrap();
+            assert_eq!(
+                (p.graph().degree(), p.threshold()),
+                (k, t as usize),
+                "delta {delta}"
+            );
+        }
+    }
+
+    #[test]
+    fn hopeless_large_sessions_are_refused_quickly() {
+        let tol = Tolerance::new(0.5, 0.4).unwrap();
+        let t = std::time::Instant::now();
+        assert!(Params::derive(1 << 20, 1, 8, GraphKind::Harary, tol, [0; 32]).is_err());
+        assert!(t.elapsed().as_secs() < 30);
     }
 
     #[test]
