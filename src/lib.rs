@@ -13,6 +13,7 @@
 //!   cardinality, intersection-sum with Paillier, secret-shared output);
 //! - [`net`]: the channel layer: Noise channels between parties authenticated by pinned
 //!   keys, one deadline per message and session-sized frame limits, and an in-memory pair;
+//! - [`secagg`]: secure aggregation (SecAgg and SecAgg+) with dropout recovery;
 //! - [`dp`]: exact samplers, mechanisms with privacy maps, RDP and PLD accountants, noise
 //!   calibration and persistent privacy budgets;
 //! - [`data`]: labelled tabular data from CSV files with precise errors, feature scaling
@@ -40,6 +41,7 @@ pub mod net;
 pub mod paillier;
 pub mod psi;
 pub mod rng;
+pub mod secagg;
 #[cfg(feature = "train")]
 pub mod train;
 mod util;

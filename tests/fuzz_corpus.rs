@@ -69,3 +69,8 @@ fn channel_handshake() {
 fn channel_frames() {
     replay("channel_frames", fuzz_common::channel_frames);
 }
+
+#[test]
+fn secagg_message() {
+    replay("secagg_message", fuzz_common::secagg_message);
+}

@@ -22,6 +22,8 @@ pub enum BenchCommand {
     /// DP-SGD throughput: logistic regression and an MLP 64-32 on 20 features, batch 256.
     #[cfg(feature = "train")]
     Train(crate::bench_train::TrainBenchArgs),
+    /// Secure aggregation: server and clients in one process, time and bytes per client.
+    Secagg(crate::bench_secagg::SecAggArgs),
 }
 
 #[derive(Args)]
@@ -121,6 +123,7 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
         BenchCommand::Mpc(a) => crate::bench_mpc::run(a),
         #[cfg(feature = "train")]
         BenchCommand::Train(a) => crate::bench_train::run(a),
+        BenchCommand::Secagg(a) => crate::bench_secagg::run(a),
     }
 }
 

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_mpc;
 mod bench_psi;
+mod bench_secagg;
 #[cfg(feature = "train")]
 mod bench_train;
 mod channel;
@@ -12,6 +13,7 @@ mod dp;
 mod keys;
 mod mpc;
 mod psi;
+mod secagg;
 #[cfg(feature = "train")]
 mod train;
 
@@ -79,6 +81,12 @@ enum Command {
         #[command(subcommand)]
         what: train::AttackCommand,
     },
+    /// Secure aggregation (SecAgg / SecAgg+): a server learns only the sum of the
+    /// clients' vectors, even when some drop out.
+    Secagg {
+        #[command(subcommand)]
+        what: secagg::SecAggCommand,
+    },
     /// Long-term identities for authenticated channels.
     Identity {
         #[command(subcommand)]
@@ -144,6 +152,7 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => train::evaluate_cmd(a),
         #[cfg(feature = "train")]
         Command::Attack { what } => train::attack_cmd(what),
+        Command::Secagg { what } => secagg::run(what),
         Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
     };
