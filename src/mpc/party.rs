@@ -109,12 +109,28 @@ impl Mesh {
                     name.parse::<usize>()
                         .is_ok_and(|j| j.to_string() == name && j > me && j < n)
                 };
-                for (t, name) in net::accept_peers(&listener, security, opts, n - me - 1, allowed)?
-                {
+                let mut refused = None;
+                let got = net::accept_peers(&listener, security, opts, n - me - 1, allowed, |e| {
+                    refused = Some(e.to_string())
+                })?;
+                for (t, name) in got {
                     let j = name
                         .parse::<usize>()
                         .map_err(|_| NetError::UnknownPeer(name))?;
                     links[j] = Some(t);
+                }
+                let missing: Vec<String> = (me + 1..n)
+                    .filter(|&j| links[j].is_none())
+                    .map(|j| j.to_string())
+                    .collect();
+                if !missing.is_empty() {
+                    let why = refused.map_or(String::new(), |r| format!(" (last refusal: {r})"));
+                    return Err(NetError::Handshake(format!(
+                        "parties {} did not connect within {:?}{why}",
+                        missing.join(", "),
+                        opts.timeout
+                    ))
+                    .into());
                 }
             }
             Security::InsecurePlaintext => {

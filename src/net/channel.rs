@@ -176,22 +176,26 @@ pub fn accept(
     opts: &ChannelOptions,
     allow: impl Fn(&str) -> bool + Sync,
 ) -> Result<(Box<dyn Transport + Send>, String), NetError> {
-    let mut got = accept_peers(listener, security, opts, 1, allow)?;
+    let mut got = accept_peers(listener, security, opts, 1, allow, |_| {})?;
     got.pop().ok_or(NetError::Timeout(opts.timeout))
 }
 
-/// As [`accept`], for `count` distinct peers (a party of a mesh accepting every
-/// higher-numbered party): handshakes run concurrently, a name already taken is refused,
-/// and the call returns once `count` peers have authenticated.
+/// As [`accept`], for up to `count` distinct peers (a party of a mesh accepting every
+/// higher-numbered party, a server accepting its clients): handshakes run concurrently,
+/// a name already taken is refused, and the call returns once `count` peers have
+/// authenticated, or when `opts.timeout` has passed with the peers that did (the caller
+/// decides whether fewer will do). Each connection refused on the way (not pinned, not
+/// allowed, a name twice, a failed or stalled handshake) is passed to `on_refused`.
 ///
 /// # Errors
-/// As [`accept`], if fewer than `count` acceptable peers authenticated in time.
+/// As [`accept`], if no acceptable peer authenticated in time.
 pub fn accept_peers(
     listener: &TcpListener,
     security: &Security,
     opts: &ChannelOptions,
     count: usize,
     allow: impl Fn(&str) -> bool + Sync,
+    on_refused: impl FnMut(&NetError),
 ) -> Result<Vec<Accepted>, NetError> {
     match security {
         Security::InsecurePlaintext => (0..count)
@@ -204,7 +208,7 @@ pub fn accept_peers(
             })
             .collect(),
         Security::Pinned { identity, peers } => Ok(accept_pinned(
-            listener, identity, peers, opts, count, &allow,
+            listener, identity, peers, opts, count, &allow, on_refused,
         )?
         .into_iter()
         .map(|t| {
@@ -224,6 +228,7 @@ fn accept_pinned(
     opts: &ChannelOptions,
     count: usize,
     allow: &(dyn Fn(&str) -> bool + Sync),
+    mut on_refused: impl FnMut(&NetError),
 ) -> Result<Vec<SecureTransport>, NetError> {
     use std::sync::mpsc;
     use std::time::Instant;
@@ -250,14 +255,17 @@ fn accept_pinned(
                 running -= 1;
                 match r {
                     Ok(t) if kept.iter().any(|(_, k)| k.peer() == t.peer()) => {
-                        last_err = Some(NetError::UnknownPeer(format!(
-                            "peer {:?} connected twice",
-                            t.peer()
-                        )));
+                        let e =
+                            NetError::UnknownPeer(format!("peer {:?} connected twice", t.peer()));
+                        on_refused(&e);
+                        last_err = Some(e);
                         let _ = in_flight[i].shutdown(std::net::Shutdown::Both);
                     }
                     Ok(t) => kept.push((i, t)),
-                    Err(e) => last_err = Some(e),
+                    Err(e) => {
+                        on_refused(&e);
+                        last_err = Some(e);
+                    }
                 }
             }
             if kept.len() == count {
@@ -266,8 +274,12 @@ fn accept_pinned(
             }
             let now = Instant::now();
             if now >= until {
-                cut_rest(&in_flight, &[]);
-                return Err(last_err.unwrap_or(NetError::Timeout(opts.timeout)));
+                // Time is up: the peers that made it, or why none did.
+                cut_rest(&in_flight, &kept);
+                if kept.is_empty() {
+                    return Err(last_err.unwrap_or(NetError::Timeout(opts.timeout)));
+                }
+                return Ok(kept.into_iter().map(|(_, t)| t).collect());
             }
             match listener.accept() {
                 Ok((stream, _)) if running < MAX_PENDING_HANDSHAKES => {

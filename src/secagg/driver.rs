@@ -152,7 +152,29 @@ pub fn serve(
     let n = params.n();
     let mut events = Vec::new();
     let mut conns: BTreeMap<ClientId, Conn> = BTreeMap::new();
-    while (conns.len() as u32) < n {
+    if security.is_secure() {
+        // Every client's handshake at once; the names are distinct and pinned.
+        let allowed = |name: &str| parse_client_name(name).is_some_and(|id| id < n);
+        let refused = |e: &NetError| events.push(format!("refused a connection: {e}"));
+        match net::accept_peers(listener, security, opts, n as usize, allowed, refused) {
+            Ok(list) => {
+                for (mut t, name) in list {
+                    if let Some(id) = parse_client_name(&name).filter(|&id| id < n) {
+                        t.set_max_frame(Message::max_len(params));
+                        conns.insert(id, t);
+                    }
+                }
+            }
+            Err(e) => events.push(format!("no client connected: {e}")),
+        }
+        if (conns.len() as u32) < n {
+            events.push(format!(
+                "stopped waiting after {} of {n} clients connected",
+                conns.len()
+            ));
+        }
+    }
+    while !security.is_secure() && (conns.len() as u32) < n {
         let accepted = net::accept(listener, security, opts, |name| {
             parse_client_name(name).is_some_and(|id| id < n)
         });
