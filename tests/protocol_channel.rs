@@ -164,8 +164,16 @@ fn relay(target: String, flip_at: Option<usize>) -> Relay {
     let seen2 = seen.clone();
     std::thread::spawn(move || {
         let Ok((client, _)) = l.accept() else { return };
-        let Ok(server) = TcpStream::connect(&target) else {
-            return;
+        // The target may still be starting (a busy machine): retry for a while.
+        let start = Instant::now();
+        let server = loop {
+            match TcpStream::connect(&target) {
+                Ok(s) => break s,
+                Err(_) if start.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(_) => return,
+            }
         };
         let pump = |mut from: TcpStream,
                     mut to: TcpStream,
