@@ -41,6 +41,20 @@ fn cheating_server(
     sk: &SecretKey,
     seed: u64,
 ) -> ClientStep {
+    cheating_server_with(mode, elements, plaintexts, None, client, sk, seed).unwrap()
+}
+
+/// As [`cheating_server`]; if `spoil` names an element, its padded bytes are those of
+/// the invalid ciphertext 0.
+fn cheating_server_with(
+    mode: Mode,
+    elements: &[Vec<u8>],
+    plaintexts: &[BigUint],
+    spoil: Option<usize>,
+    client: Client,
+    sk: &SecretKey,
+    seed: u64,
+) -> Result<ClientStep, PsiError> {
     let mut rng = shroud::rng::seeded(seed);
     let pk = sk.public_key();
     let oprf = OprfKey::random(&mut rng);
@@ -57,7 +71,7 @@ fn cheating_server(
         paillier_n: Some(pk.n().to_bytes_be()),
         paillier_proof: Some(ModulusProof::prove(sk, MODULUS_CONTEXT).to_bytes(pk)),
     };
-    let (req, c) = client.start(hello, &mut rng).unwrap();
+    let (req, c) = client.start(hello, &mut rng)?;
     let evaluated: Vec<[u8; 32]> = req
         .blinded
         .iter()
@@ -87,8 +101,12 @@ fn cheating_server(
     let mut values = Vec::new();
     for &j in &order {
         tags.extend_from_slice(&outputs[j][..tb]);
-        let m = Plaintext::from_biguint(pk, &plaintexts[j]).unwrap();
-        let mut c = pk.encrypt(&m, &mut rng).unwrap().to_bytes_be();
+        let mut c = if spoil == Some(j) {
+            vec![0u8; pk.ciphertext_bytes()]
+        } else {
+            let m = Plaintext::from_biguint(pk, &plaintexts[j]).unwrap();
+            pk.encrypt(&m, &mut rng).unwrap().to_bytes_be()
+        };
         pad(&outputs[j], &mut c);
         values.push(c);
     }
@@ -100,7 +118,7 @@ fn cheating_server(
         },
         values,
     };
-    c.finish(resp, &mut rng).unwrap()
+    c.finish(resp, &mut rng)
 }
 
 fn sum_client(elements: Vec<Vec<u8>>) -> Client {
@@ -418,7 +436,7 @@ fn a_spoiled_value_does_not_tell_the_server_whether_it_matched() {
         let mut cfg = ClientConfig::new(mode);
         cfg.min_paillier_bits = 1024;
         let client = Client::new(cfg, mine).unwrap();
-        cheating_server_spoiling(mode, &server_elements, &values, 2, client, &sk)
+        cheating_server_with(mode, &server_elements, &values, Some(2), client, &sk, 77)
     };
     for mode in [Mode::Sum, Mode::Shares] {
         // The client holds p2 (spoiled) in one run and not in the other.
@@ -435,82 +453,4 @@ fn a_spoiled_value_does_not_tell_the_server_whether_it_matched() {
             }
         }
     }
-}
-
-/// As [`cheating_server`], with plaintext values, but element `bad`'s padded bytes are
-/// those of the invalid ciphertext 0.
-fn cheating_server_spoiling(
-    mode: Mode,
-    elements: &[Vec<u8>],
-    values: &[BigUint],
-    bad: usize,
-    client: Client,
-    sk: &SecretKey,
-) -> Result<ClientStep, PsiError> {
-    let mut rng = shroud::rng::seeded(77);
-    let pk = sk.public_key();
-    let oprf = OprfKey::random(&mut rng);
-    let session_id = [4u8; 16];
-    let hello = ServerHello {
-        version: PROTOCOL_VERSION,
-        mode,
-        session_id,
-        public_key: oprf.public_key().compress().to_bytes(),
-        label: LABEL.to_vec(),
-        server_count: elements.len() as u64,
-        threshold: 0,
-        format: SetFormat::Raw,
-        paillier_n: Some(pk.n().to_bytes_be()),
-        paillier_proof: Some(ModulusProof::prove(sk, MODULUS_CONTEXT).to_bytes(pk)),
-    };
-    let (req, c) = client.start(hello, &mut rng)?;
-    let evaluated: Vec<[u8; 32]> = req
-        .blinded
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            oprf.blind_evaluate(&decode_element(b, i).unwrap())
-                .compress()
-                .to_bytes()
-        })
-        .collect();
-    let dst = session_dst(mode, &session_id, LABEL);
-    let outputs: Vec<[u8; 64]> = elements
-        .iter()
-        .map(|y| {
-            let e = oprf
-                .evaluate_element(y, &dst)
-                .unwrap()
-                .compress()
-                .to_bytes();
-            output_for(mode, y, &e)
-        })
-        .collect();
-    let tb = raw_tag_bytes(elements.len() as u64, req.blinded.len() as u64);
-    let mut order: Vec<usize> = (0..elements.len()).collect();
-    order.sort_by(|&a, &b| outputs[a][..tb].cmp(&outputs[b][..tb]));
-    let mut tags = Vec::new();
-    let mut padded = Vec::new();
-    for &j in &order {
-        tags.extend_from_slice(&outputs[j][..tb]);
-        let mut c = if j == bad {
-            vec![0u8; pk.ciphertext_bytes()]
-        } else {
-            let m = Plaintext::from_biguint(pk, &values[j]).unwrap();
-            pk.encrypt(&m, &mut rng).unwrap().to_bytes_be()
-        };
-        pad(&outputs[j], &mut c);
-        padded.push(c);
-    }
-    c.finish(
-        ServerResponse {
-            evaluated,
-            set: EncodedSet::Raw {
-                tag_bytes: tb as u8,
-                tags,
-            },
-            values: padded,
-        },
-        &mut rng,
-    )
 }
