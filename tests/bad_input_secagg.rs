@@ -576,14 +576,19 @@ mod consistency {
         (sk, vk)
     }
 
-    /// Clients after their masked input, and the server's signature round.
-    fn masked() -> (
+    type Masked = (
         Vec<ClientAwaitUnmask>,
         shroud::secagg::ServerAwaitSignatures,
         Vec<SurvivorList>,
-    ) {
-        let p = params();
-        let (cs, fwd, mut s) = round2(&p);
+    );
+
+    /// Clients after their masked input, and the server's signature round.
+    fn masked() -> Masked {
+        masked_with(&params())
+    }
+
+    fn masked_with(p: &Params) -> Masked {
+        let (cs, fwd, mut s) = round2(p);
         let mut next = Vec::new();
         for (u, (c, f)) in cs.into_iter().zip(fwd).enumerate() {
             let (m, c) = c.masked_input(f).unwrap();
@@ -684,6 +689,92 @@ mod consistency {
         assert!(matches!(
             c.sign_survivors(l, &sk[0], vk),
             Err(SecAggError::PeerMisbehaved(_))
+        ));
+    }
+
+    /// A lying server with two corrupted clients (0 and 1), who sign both survivor lists.
+    /// It tells clients 0-3 that client 5 dropped and clients 0, 1, 4, 5 that it survived.
+    /// With t = 4 (above half of the 6 holders, all that [`Params::custom`] checks) each
+    /// list gathers 4 signatures and honest clients on both sides reveal: the server gets
+    /// both of client 5's secrets. Parameters derived against a lying server with this
+    /// much corruption have t = 5, and the same attack is refused on both sides; derived
+    /// for an honest-but-curious server, they are refused by the check itself.
+    #[test]
+    fn corrupted_holders_signing_both_lists_need_the_lying_server_threshold() {
+        use ed25519_dalek::Signer;
+        use shroud::secagg::consistency::signed_payload;
+        use shroud::secagg::msgs::SignedBy;
+        use shroud::secagg::{Tolerance, msgs::UnmaskRequest};
+
+        let (sk, vk) = keys();
+        let attack = |p: &Params| -> Vec<bool> {
+            let (cs, _, lists) = masked_with(p);
+            let honest = lists[0].survivors.clone();
+            let lie: Vec<ClientId> = honest.iter().copied().filter(|&u| u != 5).collect();
+            let sign = |u: usize, l: &[ClientId]| SignedBy {
+                id: u as ClientId,
+                signature: sk[u].sign(&signed_payload(p, l)).to_bytes(),
+            };
+            // Signers per list: the corrupted clients sign both.
+            let on_lie: Vec<SignedBy> = [0, 1, 2, 3].iter().map(|&u| sign(u, &lie)).collect();
+            let on_truth: Vec<SignedBy> = [0, 1, 4, 5].iter().map(|&u| sign(u, &honest)).collect();
+            let mut revealed = Vec::new();
+            for (u, c) in cs.into_iter().enumerate() {
+                let told_lie = u < 4;
+                let list = SurvivorList {
+                    survivors: if told_lie {
+                        lie.clone()
+                    } else {
+                        honest.clone()
+                    },
+                };
+                let (_, c) = c.sign_survivors(list, &sk[u], vk.clone()).unwrap();
+                let req = SignedUnmaskRequest {
+                    request: UnmaskRequest {
+                        survivors: if told_lie {
+                            lie.clone()
+                        } else {
+                            honest.clone()
+                        },
+                        dropped: if told_lie { vec![5] } else { vec![] },
+                    },
+                    signatures: if told_lie {
+                        on_lie.clone()
+                    } else {
+                        on_truth.clone()
+                    },
+                };
+                // The honest clients: 2, 3 (told the lie) and 4 (told the truth).
+                let ok = c.unmask(req).is_ok();
+                if (2..=4).contains(&u) {
+                    revealed.push(ok);
+                }
+            }
+            revealed
+        };
+        // t = 4: every honest client reveals, on both lists.
+        assert_eq!(attack(&params()), vec![true, true, true]);
+        // Derived against a lying server, 2 of 6 corrupted: t = 5, nobody reveals.
+        let tol = Tolerance::new(0.0, 0.34).unwrap();
+        let lying = Params::derive(
+            N,
+            DIM,
+            16,
+            GraphKind::Complete,
+            tol.with_lying_server(),
+            [3u8; 32],
+        )
+        .unwrap();
+        assert_eq!(lying.threshold(), 5);
+        assert_eq!(attack(&lying), vec![false, false, false]);
+        // Derived for an honest-but-curious server: the check refuses to run on them.
+        let curious = Params::derive(N, DIM, 16, GraphKind::Complete, tol, [3u8; 32]).unwrap();
+        assert_eq!(curious.threshold(), 4);
+        let (cs, _, lists) = masked_with(&curious);
+        let c = cs.into_iter().next().unwrap();
+        assert!(matches!(
+            c.sign_survivors(lists[0].clone(), &sk[0], vk),
+            Err(SecAggError::InsecureParams(m)) if m.contains("lying server")
         ));
     }
 }

@@ -41,7 +41,11 @@ impl ClientAwaitUnmask {
     /// # Errors
     /// [`SecAggError::PeerMisbehaved`] if the list is unsorted, has an unknown id, or
     /// leaves out this client (which sent its masked input);
-    /// [`SecAggError::InvalidInput`] if the roster does not have n keys.
+    /// [`SecAggError::InvalidInput`] if the roster does not have n keys;
+    /// [`SecAggError::InsecureParams`] if the session's parameters were derived for an
+    /// honest-but-curious server (derive them with [`super::Tolerance::with_lying_server`]:
+    /// otherwise corrupted share holders, who sign both lists, can give a lying server the
+    /// t signatures it needs on each).
     ///
     /// # Security
     /// The signature commits this client to one list for the session: it will check the
@@ -58,6 +62,14 @@ impl ClientAwaitUnmask {
                 roster.len(),
                 self.params.n()
             )));
+        }
+        if self.params.lying_server() == Some(false) {
+            return Err(SecAggError::InsecureParams(
+                "the consistency check needs parameters derived against a lying server \
+                 (Tolerance::with_lying_server): this session's threshold does not stop \
+                 corrupted holders from signing two survivor lists"
+                    .into(),
+            ));
         }
         let sorted = list.survivors.windows(2).all(|w| w[0] < w[1]);
         if !sorted

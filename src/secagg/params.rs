@@ -3,33 +3,47 @@
 //!
 //! # How k and t are chosen
 //! A client's *share holders* are its neighbours and itself (k + 1 of them); t of them
-//! reconstruct its secrets.
+//! reconstruct its secrets. C = floor(gamma n) clients may be corrupted (colluding with
+//! the server) and D = floor(delta n) may drop out. The 40 bits of statistical security
+//! are split between the two ways to leak (each at most 2^-41); correctness (no abort
+//! within the tolerated dropouts) is asked to 2^-20.
 //!
-//! - **Security** (semi-honest server colluding with a fraction gamma of the clients):
-//!   every honest client must have fewer than t corrupted holders, and the honest
-//!   survivors' subgraph must be connected (otherwise the server learns partial sums).
-//!   In both graphs t > (k + 1) / 2 too, so that no two disjoint sets of holders can each
-//!   reach t (what a server that lies about dropouts would need).
-//! - **Correctness** (a fraction delta of the clients drops out): every client needs at
-//!   least t live holders at the end.
+//! - **Leak through corrupted holders**: every honest client must have fewer than t
+//!   corrupted holders. With a* the largest number of corrupted holders that occurs with
+//!   probability above 2^-41 / n, t > a*.
+//! - **Leak through a disconnected graph**: the honest survivors' subgraph must be
+//!   connected (otherwise the server learns partial sums).
+//! - **A lying server** ([`Tolerance::with_lying_server`], for the consistency-check
+//!   round): a server that tells some holders of u that u dropped and others that it
+//!   survived collects shares of both of u's secrets if the corrupted holders (who answer
+//!   both) plus each half of the honest ones reach t. That needs 2t <= a + k + 1 for a
+//!   corrupted holders, so t > (a* + k + 1) / 2.
+//! - In every case t > (k + 1) / 2 as well: two disjoint sets of holders never both reach
+//!   t. This is what a networked client can check on its own ([`Params::custom`]), and
+//!   it makes the thresholds larger than Google's finder picks for a curious server when
+//!   few clients are corrupted (see `tests/kat_secagg_graph.rs`).
+//! - **Correctness**: every client needs at least t live holders at the end.
 //!
-//! Complete graph: holders = n, t = max(floor(gamma n) + 1, floor(n / 2) + 1), and it
-//! must hold that n - floor(delta n) >= t. Both conditions hold with certainty.
+//! Complete graph: holders = n, t = max(C + 1, floor(n / 2) + 1), or floor((C + n) / 2) + 1
+//! against a lying server, and it must hold that n - D >= t. These hold with certainty.
 //!
 //! Harary graph (SecAgg+, Bell et al. 2020): each client's k neighbours are a uniform
 //! k-subset of the others, independent of which clients are corrupted or drop out (the
-//! session seed is drawn by the server after enrolment). With C = floor(gamma n),
-//! D = floor(delta n) and X ~ Hypergeometric(n - 1, C, k), Y ~ Hypergeometric(n - 1, D, k):
-//! - P[some honest client has t corrupted holders] <= n P[X >= t] <= 2^-40;
-//! - P[the honest survivors are disconnected] <= n^2 ((C + D) / n)^(2 ceil(k/2)) <= 2^-40:
-//!   on the cycle, the survivors' subgraph of H(k, n) is disconnected only if two disjoint
-//!   runs of k/2 consecutive positions are all removed;
+//! session seed is drawn by the server after enrolment). With
+//! X ~ Hypergeometric(n - 1, C, k) and Y ~ Hypergeometric(n - 1, D, k):
+//! - P[some honest client has t corrupted holders] <= n P[X >= t] <= 2^-41;
+//! - P[the honest survivors are disconnected] <= 2^-41: on the cycle, the survivors'
+//!   subgraph of H(k, n) is disconnected only if two disjoint runs of k/2 consecutive
+//!   positions are all corrupted or dropped. There are at most n (n - k - 1) / 2 such
+//!   pairs of runs, and a given set of k positions is all removed with probability
+//!   (C + D)! (n - k)! / (n! (C + D - k)!) (drawing without replacement);
 //! - P[some client has fewer than t live holders] <= n P[Y > k - t] <= 2^-20 (a failure
 //!   here is a clean abort, not a leak).
 //!
 //! [`Params::derive`] takes the smallest even k (and the smallest t for it) meeting the
-//! three bounds; when none below n - 1 does, it falls back to the complete graph, and
-//! when that fails too it refuses.
+//! bounds; when none below n - 1 does, it falls back to the complete graph, and when that
+//! fails too it refuses. `tests/kat_secagg_graph.rs` compares the choices with the table
+//! published with Google's federated-compute graph-parameter finder.
 
 use sha2::{Digest, Sha256};
 
@@ -56,6 +70,7 @@ pub const CORRECTNESS_BITS: f64 = 20.0;
 pub struct Tolerance {
     dropout: f64,
     corrupt: f64,
+    lying_server: bool,
 }
 
 impl Tolerance {
@@ -71,7 +86,28 @@ impl Tolerance {
                 "dropout {dropout} and corruption {corrupt} must be in [0, 1) and sum below 1"
             )));
         }
-        Ok(Tolerance { dropout, corrupt })
+        Ok(Tolerance {
+            dropout,
+            corrupt,
+            lying_server: false,
+        })
+    }
+
+    /// The same rates against a server that may lie about who dropped out (the threat
+    /// the consistency-check round answers): the threshold is raised so that the
+    /// corrupted holders plus half of the honest ones never reach it (see the module doc).
+    /// Parameters derived this way are the only derived ones the consistency check
+    /// accepts.
+    pub fn with_lying_server(self) -> Self {
+        Tolerance {
+            lying_server: true,
+            ..self
+        }
+    }
+
+    /// Whether the server may lie about dropouts.
+    pub fn lying_server(&self) -> bool {
+        self.lying_server
     }
 
     /// Fraction of clients that may drop out.
@@ -108,6 +144,8 @@ pub struct Params {
     kind: GraphKind,
     graph: Graph,
     bounds: Option<FailureBounds>,
+    /// For derived parameters: whether they hold against a server lying about dropouts.
+    lying_server: Option<bool>,
 }
 
 fn ceil_log2(n: u32) -> u32 {
@@ -159,18 +197,45 @@ fn graph_seed(session_id: &[u8; 32]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Per-event security target: the two ways to leak share the 2^-40.
+const LEAK_TARGET_LOG2: f64 = -(SECURITY_BITS + 1.0);
+
+/// log2 of the bound on the honest survivors' subgraph of H(k, n) being disconnected
+/// when `removed` of the n clients are corrupted or dropped (see the module doc).
+fn disconnect_log2(n: u32, k: u32, removed: u32) -> f64 {
+    if k > removed || k + 1 >= n {
+        return f64::NEG_INFINITY;
+    }
+    let lg = |x: u32| libm::lgamma(f64::from(x) + 1.0);
+    let pairs = f64::from(n).ln() + f64::from(n - k - 1).ln() - std::f64::consts::LN_2;
+    let all_removed = lg(removed) + lg(n - k) - lg(n) - lg(removed - k);
+    ((pairs + all_removed) / std::f64::consts::LN_2).min(0.0)
+}
+
 /// The Harary bounds for degree k and threshold t (see the module doc).
 fn harary_bounds(n: u32, k: u32, t: u32, c: u32, d: u32) -> FailureBounds {
     let log_n = f64::from(n).log2();
     let sec = upper_tails_log2(&hypergeom_ln_pmf(n - 1, c, k));
     let drop = upper_tails_log2(&hypergeom_ln_pmf(n - 1, d, k));
-    let removed = f64::from(c + d) / f64::from(n);
-    let disconnect = 2.0 * log_n + f64::from(2 * k.div_ceil(2)) * removed.log2();
     FailureBounds {
         leak_log2: log_n + sec[t as usize],
-        disconnect_log2: disconnect.min(0.0),
+        disconnect_log2: disconnect_log2(n, k, c + d),
         abort_log2: (log_n + drop[(k + 1 - t) as usize]).min(0.0),
     }
+}
+
+/// The smallest threshold for degree k: above a*, above half the holders, and against a
+/// lying server above (a* + k + 1) / 2; `None` if even t = k + 1 leaks.
+fn smallest_threshold(n: u32, k: u32, c: u32, lying_server: bool) -> Option<u32> {
+    let log_n = f64::from(n).log2();
+    let sec = upper_tails_log2(&hypergeom_ln_pmf(n - 1, c, k));
+    // a* = the largest count of corrupted holders not ruled out: P[X >= a* + 1] small.
+    let a = (0..=k).find(|&a| log_n + sec[a as usize + 1] <= LEAK_TARGET_LOG2)?;
+    let mut t = (a + 1).max(k / 2 + 1);
+    if lying_server {
+        t = t.max((a + k + 1) / 2 + 1);
+    }
+    (t <= k + 1).then_some(t)
 }
 
 impl Params {
@@ -196,21 +261,15 @@ impl Params {
         let d = (tol.dropout * f64::from(n)).floor() as u32;
         if kind == GraphKind::Harary {
             let mut k = 2;
-            let log_n = f64::from(n).log2();
-            let removed = f64::from(c + d) / f64::from(n);
             while k < (n - 1).min(MAX_HARARY_DEGREE) {
                 // The disconnection bound needs no tails: skip degrees that fail it.
-                if 2.0 * log_n + f64::from(k) * removed.log2() > -SECURITY_BITS {
+                if disconnect_log2(n, k, c + d) > LEAK_TARGET_LOG2 {
                     k += 2;
                     continue;
                 }
-                let sec = upper_tails_log2(&hypergeom_ln_pmf(n - 1, c, k));
-                // Smallest t with t > (k + 1) / 2 (k is even: t >= k / 2 + 1) and the leak
-                // bound met.
-                let t = (k / 2 + 1..=k + 1).find(|&t| log_n + sec[t as usize] <= -SECURITY_BITS);
-                if let Some(t) = t {
+                if let Some(t) = smallest_threshold(n, k, c, tol.lying_server) {
                     let b = harary_bounds(n, k, t, c, d);
-                    if b.disconnect_log2 <= -SECURITY_BITS && b.abort_log2 <= -CORRECTNESS_BITS {
+                    if b.abort_log2 <= -CORRECTNESS_BITS {
                         let graph = Graph::harary(n, k, &graph_seed(&session_id));
                         return Ok(Params {
                             session_id,
@@ -221,6 +280,7 @@ impl Params {
                             kind,
                             graph,
                             bounds: Some(b),
+                            lying_server: Some(tol.lying_server),
                         });
                     }
                 }
@@ -228,7 +288,11 @@ impl Params {
             }
         }
         // Complete graph (or SecAgg+ falling back to it).
-        let t = (c + 1).max(n / 2 + 1);
+        let t = if tol.lying_server {
+            (c + n) / 2 + 1
+        } else {
+            (c + 1).max(n / 2 + 1)
+        };
         if n - d < t {
             return Err(SecAggError::InsecureParams(format!(
                 "{n} clients cannot tolerate {d} dropouts and {c} corrupted clients: \
@@ -249,6 +313,7 @@ impl Params {
                 disconnect_log2: f64::NEG_INFINITY,
                 abort_log2: f64::NEG_INFINITY,
             }),
+            lying_server: Some(tol.lying_server),
         })
     }
 
@@ -298,6 +363,7 @@ impl Params {
             kind,
             graph,
             bounds: None,
+            lying_server: None,
         })
     }
 
@@ -355,6 +421,11 @@ impl Params {
     pub fn graph(&self) -> &Graph {
         &self.graph
     }
+    /// For derived parameters, whether they were derived against a server that may lie
+    /// about dropouts ([`Tolerance::with_lying_server`]); `None` for [`Params::custom`].
+    pub fn lying_server(&self) -> Option<bool> {
+        self.lying_server
+    }
     /// The failure bounds, for derived parameters.
     pub fn bounds(&self) -> Option<FailureBounds> {
         self.bounds
@@ -410,8 +481,9 @@ mod tests {
 
     #[test]
     fn figures_quoted_in_the_readme() {
-        // Our own derivations (no published table to check against): n = 500, gamma = 0.1.
-        for (delta, k, t) in [(0.0, 18, 16), (0.1, 40, 23), (0.3, 142, 72)] {
+        // n = 500, gamma = 0.1 (tests/kat_secagg_graph.rs checks the derivation against
+        // Google's published table).
+        for (delta, k, t) in [(0.0, 18, 17), (0.1, 42, 24), (0.3, 142, 72)] {
             let tol = Tolerance::new(delta, 0.1).unwrap();
             let p = Params::derive(500, 1, 16, GraphKind::Harary, tol, [0; 32]).unwrap();
             assert_eq!(
@@ -420,6 +492,44 @@ mod tests {
                 "delta {delta}"
             );
         }
+    }
+
+    #[test]
+    fn a_lying_server_gets_a_threshold_above_corrupted_plus_half_the_rest() {
+        let tol = Tolerance::new(0.05, 0.2).unwrap();
+        for n in [50, 400, 3000] {
+            let p = Params::derive(
+                n,
+                1,
+                16,
+                GraphKind::Harary,
+                tol.with_lying_server(),
+                [0; 32],
+            )
+            .unwrap();
+            let (k, t) = (p.graph().degree(), p.threshold() as u32);
+            // a* at the per-event target, recomputed here from the tails.
+            let c = (0.2 * f64::from(n)).floor() as u32;
+            let sec = upper_tails_log2(&hypergeom_ln_pmf(n - 1, c, k.min(n - 1)));
+            let log_n = f64::from(n).log2();
+            let a = (0..=k)
+                .find(|&a| log_n + sec[a as usize + 1] <= -41.0)
+                .unwrap();
+            assert!(2 * t > a + k + 1, "n {n}: k {k} t {t} a* {a}");
+            assert_eq!(p.lying_server(), Some(true));
+            let q = Params::derive(n, 1, 16, GraphKind::Harary, tol, [0; 32]).unwrap();
+            assert!(q.threshold() as u32 <= t && q.lying_server() == Some(false));
+        }
+        let c = Params::derive(
+            10,
+            1,
+            16,
+            GraphKind::Complete,
+            tol.with_lying_server(),
+            [0; 32],
+        )
+        .unwrap();
+        assert_eq!(c.threshold(), 7); // floor((2 + 10) / 2) + 1
     }
 
     #[test]
