@@ -191,6 +191,16 @@ pub enum Message {
     Abort(String),
 }
 
+/// The longest prefix of `reason` of at most [`MAX_REASON`] bytes that ends on a
+/// character boundary.
+fn clip_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(MAX_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
 impl Message {
     fn kind(&self) -> u8 {
         match self {
@@ -291,10 +301,7 @@ impl Message {
                     out.extend_from_slice(&s.signature);
                 }
             }
-            Message::Abort(r) => {
-                let r = &r.as_bytes()[..r.len().min(MAX_REASON)];
-                out.extend_from_slice(r);
-            }
+            Message::Abort(r) => out.extend_from_slice(clip_reason(r).as_bytes()),
         }
         out
     }
@@ -439,12 +446,13 @@ impl Message {
                 if r.buf.len() > MAX_REASON {
                     return Err(SecAggError::Malformed("abort reason too long".into()));
                 }
-                let s = String::from_utf8_lossy(r.buf)
+                let s: String = String::from_utf8_lossy(r.buf)
                     .chars()
                     .map(|c| if c.is_control() { '?' } else { c })
                     .collect();
                 r.buf = &[];
-                Message::Abort(s)
+                // Replacement characters can make the text longer than its bytes were.
+                Message::Abort(clip_reason(&s).to_owned())
             }
             k => return Err(SecAggError::Malformed(format!("unknown message kind {k}"))),
         };
@@ -525,5 +533,32 @@ impl Reader<'_> {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secagg::GraphKind;
+
+    /// Found by the fuzzer: invalid bytes decode to 3-byte replacement characters, so a
+    /// 1024-byte reason grew past the limit and re-encoding cut it (once mid-character).
+    #[test]
+    fn abort_reasons_round_trip_at_the_limit() {
+        let p = Params::custom(6, 8, 17, GraphKind::Complete, 5, 4, [3; 32]).unwrap();
+        let mut bad = Message::Abort(String::new()).encode(&p);
+        bad.extend(std::iter::repeat_n(0xffu8, MAX_REASON));
+        let m = Message::decode(&bad, &p).unwrap();
+        let again = m.encode(&p);
+        assert!(again.len() <= HEADER + MAX_REASON);
+        assert_eq!(Message::decode(&again, &p).unwrap(), m);
+        // A reason cut in the middle of a multi-byte character loses the character.
+        let long = format!("{}é", "a".repeat(MAX_REASON - 1));
+        let frame = Message::Abort(long).encode(&p);
+        assert_eq!(frame.len(), HEADER + MAX_REASON - 1);
+        assert_eq!(
+            Message::decode(&frame, &p).unwrap(),
+            Message::Abort("a".repeat(MAX_REASON - 1))
+        );
     }
 }
