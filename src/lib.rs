@@ -20,7 +20,9 @@
 //!   and the built-in synthetic hospitals;
 //! - [`train`] (feature `train`, on by default): logistic and softmax regression and MLPs
 //!   with exact per-example gradients, DP-SGD with Poisson sampling and accountants bound to
-//!   the steps taken, training to a target epsilon charged to a budget ledger.
+//!   the steps taken, training to a target epsilon charged to a budget ledger;
+//! - [`fl`] (feature `train`): federated learning with secure or robust aggregation and
+//!   record-level DP charged to each participant's ledger.
 //!
 //! Secret types are neither `Clone` nor printable and zeroize on drop; every function that
 //! branches on data carries a `_vartime` suffix, or its docs say why the data it branches
@@ -35,6 +37,8 @@ pub mod data;
 pub mod dp;
 pub mod encoding;
 pub mod error;
+#[cfg(feature = "train")]
+pub mod fl;
 pub mod format;
 pub mod mpc;
 pub mod net;

@@ -233,7 +233,7 @@ fn smallest_threshold(n: u32, k: u32, c: u32, lying_server: bool) -> Option<u32>
     let a = (0..=k).find(|&a| log_n + sec[a as usize + 1] <= LEAK_TARGET_LOG2)?;
     let mut t = (a + 1).max(k / 2 + 1);
     if lying_server {
-        t = t.max((a + k + 1) / 2 + 1);
+        t = t.max((a + k).div_ceil(2) + 1);
     }
     (t <= k + 1).then_some(t)
 }

@@ -10,6 +10,8 @@ mod channel;
 mod data;
 mod demo;
 mod dp;
+#[cfg(feature = "train")]
+mod fl;
 mod keys;
 mod mpc;
 mod psi;
@@ -87,6 +89,13 @@ enum Command {
         #[command(subcommand)]
         what: secagg::SecAggCommand,
     },
+    /// Federated learning: participants train one model; with secure aggregation (the
+    /// default) the coordinator sees only the sum of their updates.
+    #[cfg(feature = "train")]
+    Fl {
+        #[command(subcommand)]
+        what: fl::FlCommand,
+    },
     /// Long-term identities for authenticated channels.
     Identity {
         #[command(subcommand)]
@@ -153,6 +162,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "train")]
         Command::Attack { what } => train::attack_cmd(what),
         Command::Secagg { what } => secagg::run(what),
+        #[cfg(feature = "train")]
+        Command::Fl { what } => fl::run(what),
         Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
     };

@@ -1,0 +1,217 @@
+//! A participant (a hospital): trains the global model on its own records and returns
+//! the change, after charging its own budget ledger for what the round will cost.
+
+use rand_core::CryptoRng;
+
+use super::error::FlError;
+use super::robust::clip_norm;
+use crate::data::Dataset;
+use crate::dp::budget::Ledger;
+use crate::dp::calibrate::{Accountant, calibrate_noise_multiplier, dpsgd_epsilon};
+use crate::dp::{Delta, NoiseMultiplier};
+use crate::train::dpsgd::{ClipNorm, DpSgd, TrainConfig, train};
+use crate::train::network::Network;
+
+/// Record-level DP for a federated run: every participant runs DP-SGD locally, with the
+/// noise calibrated so that joining all `rounds` rounds costs at most `epsilon`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecordLevelDp {
+    /// The target epsilon per participant for the whole run.
+    pub epsilon: f64,
+    /// delta.
+    pub delta: Delta,
+    /// Per-example clipping norm.
+    pub clip: ClipNorm,
+    /// The accountant.
+    pub accountant: Accountant,
+}
+
+/// The calibrated noise for a run: sigma, and the steps one round takes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecordLevelPlan {
+    /// The settings.
+    pub dp: RecordLevelDp,
+    /// The noise multiplier every participant uses.
+    pub sigma: NoiseMultiplier,
+    /// DP-SGD steps per round.
+    pub steps_per_round: u64,
+}
+
+impl RecordLevelPlan {
+    /// Calibrates sigma so that `rounds` rounds of `local` training cost at most
+    /// `dp.epsilon`.
+    ///
+    /// # Errors
+    /// [`FlError::Train`] for bad local settings; [`FlError::Dp`] if no sigma meets the
+    /// target.
+    ///
+    /// # Privacy
+    /// The epsilon of `rounds * steps_per_round` Poisson-subsampled Gaussian steps is at
+    /// most the target; a participant that joins fewer rounds spends less.
+    pub fn calibrate(dp: RecordLevelDp, local: &TrainConfig, rounds: u32) -> Result<Self, FlError> {
+        let steps_per_round = local.steps()?;
+        let total = steps_per_round.saturating_mul(u64::from(rounds));
+        let (sigma, _) = calibrate_noise_multiplier(
+            dp.accountant,
+            local.sampling_rate,
+            total,
+            dp.delta,
+            dp.epsilon,
+        )?;
+        Ok(RecordLevelPlan {
+            dp,
+            sigma,
+            steps_per_round,
+        })
+    }
+}
+
+/// A participant's ledger account.
+#[derive(Debug)]
+pub struct LedgerAccount {
+    /// The ledger.
+    pub ledger: Ledger,
+    /// The data set's name in it.
+    pub dataset: String,
+    /// The principal that spends.
+    pub principal: String,
+}
+
+/// What a participant answers when asked to train.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Response {
+    /// The change to the global parameters, and the weight (its number of records).
+    Update {
+        /// New parameters minus the global ones.
+        delta: Vec<f64>,
+        /// The participant's number of records.
+        weight: f64,
+    },
+    /// It does not take part in this round, and why (a short budget, unavailability).
+    Declined(String),
+}
+
+/// A participant.
+#[derive(Debug)]
+pub struct Participant {
+    id: u32,
+    data: Dataset,
+    account: Option<LedgerAccount>,
+    steps_taken: u64,
+    rounds_joined: u32,
+    epsilon: f64,
+}
+
+impl Participant {
+    /// A participant with its (already scaled) records and, optionally, the ledger
+    /// account it charges.
+    pub fn new(id: u32, data: Dataset, account: Option<LedgerAccount>) -> Self {
+        Participant {
+            id,
+            data,
+            account,
+            steps_taken: 0,
+            rounds_joined: 0,
+            epsilon: 0.0,
+        }
+    }
+
+    /// Its identifier.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Its number of records.
+    pub fn n_records(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Rounds it trained in.
+    pub fn rounds_joined(&self) -> u32 {
+        self.rounds_joined
+    }
+
+    /// The record-level epsilon of the rounds it joined (0 without DP).
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+
+    /// Trains `global` on its records and returns the change, clipped to L2 norm
+    /// `update_clip` when given. With record-level DP it first charges its ledger the
+    /// epsilon this round adds (the accountant's epsilon after the round minus before it,
+    /// and delta with the first round), and declines if the ledger refuses.
+    ///
+    /// # Errors
+    /// [`FlError::Train`] when training fails; [`FlError::Dp`] for ledger storage errors
+    /// or accounting the DP layer refuses (a short budget is a decline, not an error).
+    ///
+    /// # Privacy
+    /// Record-level: the charges telescope to the accountant's epsilon for all the steps
+    /// this participant took, at the run's delta.
+    pub fn local_update<R: CryptoRng + ?Sized>(
+        &mut self,
+        global: &Network,
+        local: &TrainConfig,
+        dp: Option<&RecordLevelPlan>,
+        update_clip: Option<f64>,
+        rng: &mut R,
+    ) -> Result<Response, FlError> {
+        let mut net = global.clone();
+        let before = net.params();
+        let sgd = match dp {
+            Some(plan) => {
+                let after_steps = self.steps_taken + plan.steps_per_round;
+                let q = local.sampling_rate;
+                let (eps_after, _) = dpsgd_epsilon(
+                    plan.dp.accountant,
+                    q,
+                    plan.sigma,
+                    after_steps,
+                    plan.dp.delta,
+                )?;
+                let cost = (eps_after - self.epsilon).max(0.0);
+                let delta = if self.steps_taken == 0 {
+                    plan.dp.delta.get()
+                } else {
+                    0.0
+                };
+                if let Some(a) = &self.account {
+                    match a.ledger.spend(&a.dataset, &a.principal, cost, delta) {
+                        Ok(()) => {}
+                        Err(crate::dp::DpError::BudgetExceeded { remaining, .. }) => {
+                            return Ok(Response::Declined(format!(
+                                "budget: this round costs epsilon {cost:.4}, {:.4} remains",
+                                remaining.0
+                            )));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                self.steps_taken = after_steps;
+                self.epsilon = eps_after;
+                Some(DpSgd {
+                    clip: plan.dp.clip,
+                    sigma: plan.sigma,
+                    delta: plan.dp.delta,
+                    accountant: plan.dp.accountant,
+                })
+            }
+            None => None,
+        };
+        train(&mut net, &self.data, local, sgd.as_ref(), rng)?;
+        self.rounds_joined += 1;
+        let mut delta: Vec<f64> = net
+            .params()
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| a - b)
+            .collect();
+        if let Some(c) = update_clip {
+            clip_norm(&mut delta, c);
+        }
+        Ok(Response::Update {
+            delta,
+            weight: self.data.len() as f64,
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! Secure aggregation of model updates: the coordinator learns only the weighted sum.
+//!
+//! Each participant bounds its update to L2 norm S (so every coordinate lies in [-S, S]),
+//! multiplies it by its weight s = min(records / max_records, 1) and appends s S, then
+//! quantizes every coordinate to `bits` bits with stochastic rounding
+//! ([`crate::secagg::Quantizer`]). Secure aggregation sums the vectors of the
+//! participants that finish; the coordinator dequantizes and divides the weighted sum by
+//! the summed weight, so weighting by data size happens inside the sum.
+//!
+//! Quantization is unbiased, and each participant's rounding moves a coordinate by less
+//! than one step 2S / (2^bits - 1): the mean differs from the plaintext FedAvg mean of the
+//! same (bounded) updates by at most m steps / sum(s) per coordinate for m participants,
+//! [`quantization_bound`].
+
+use std::collections::BTreeMap;
+
+use rand_core::CryptoRng;
+
+use super::error::FlError;
+use crate::secagg::{self, ClientId, GraphKind, Params, Quantizer, Tolerance};
+
+/// Settings of secure aggregation in a federated run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SecureConfig {
+    /// Bits per quantized coordinate (the sum of m needs bits + ceil(log2 m) <= 64).
+    pub bits: u32,
+    /// The neighbour graph.
+    pub graph: GraphKind,
+    /// Fraction of a round's participants that may drop out of the aggregation.
+    pub dropout: f64,
+    /// L2 bound S on every update (norm bounding is required: quantization needs a range).
+    pub update_clip: f64,
+}
+
+/// What a secure round produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecureMean {
+    /// The weighted mean of the included updates.
+    pub mean: Vec<f64>,
+    /// The participants whose updates are in it.
+    pub included: Vec<u32>,
+    /// The participants that dropped out of the aggregation.
+    pub dropped: Vec<u32>,
+}
+
+/// The largest difference per coordinate between the secure mean and the plaintext
+/// weighted mean of the same bounded updates, for `m` participants of summed weight
+/// `weight_sum` (weights as scaled in the module doc).
+pub fn quantization_bound(cfg: &SecureConfig, m: usize, weight_sum: f64) -> f64 {
+    let step = 2.0 * cfg.update_clip / ((1u64 << cfg.bits) - 1) as f64;
+    // The numerator and the denominator both carry rounding; bound the first and the
+    // effect of the second on a mean of magnitude at most S.
+    let m = m as f64;
+    let num = m * step;
+    let den = m * step / cfg.update_clip;
+    (num + cfg.update_clip * den) / (weight_sum - den).max(f64::MIN_POSITIVE)
+}
+
+/// Sums `updates` (participant, update, records) with secure aggregation run in this
+/// process, every message through its wire encoding; `drops` says which participant
+/// (by position in `updates`) vanishes after which secure-aggregation round (as in
+/// [`secagg::run_local`]). `max_records` is the public weight normalization.
+///
+/// # Errors
+/// [`FlError::InvalidConfig`] for bad settings or updates of different lengths;
+/// [`FlError::SecAgg`] when too many drop out.
+///
+/// # Security
+/// The coordinator's view is the secure-aggregation server's: the sum over the
+/// participants that finished, and who dropped.
+pub fn secure_weighted_mean<R: CryptoRng + ?Sized>(
+    updates: &[(u32, Vec<f64>, f64)],
+    cfg: &SecureConfig,
+    max_records: f64,
+    drops: &BTreeMap<ClientId, u8>,
+    session: [u8; 32],
+    rng: &mut R,
+) -> Result<SecureMean, FlError> {
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if !positive(cfg.update_clip) || !positive(max_records) {
+        return Err(FlError::InvalidConfig(
+            "secure aggregation needs a positive update bound S and record normalization".into(),
+        ));
+    }
+    let dim = updates.first().map_or(0, |u| u.1.len());
+    if updates.iter().any(|u| u.1.len() != dim) || dim == 0 {
+        return Err(FlError::InvalidConfig(
+            "updates of different or zero lengths".into(),
+        ));
+    }
+    let q = Quantizer::new(cfg.update_clip, cfg.bits)?;
+    let mut inputs = Vec::with_capacity(updates.len());
+    for (_, delta, records) in updates {
+        let s = (records / max_records).clamp(0.0, 1.0);
+        let mut v: Vec<f64> = delta.iter().map(|x| s * x).collect();
+        v.push(s * cfg.update_clip);
+        inputs.push(q.quantize(&v, rng)?);
+    }
+    let n = u32::try_from(updates.len())
+        .map_err(|_| FlError::InvalidConfig("too many participants".into()))?;
+    let tol = Tolerance::new(cfg.dropout, 0.0)?;
+    let params = Params::derive(n, dim as u32 + 1, cfg.bits, cfg.graph, tol, session)?;
+    let (agg, _) = secagg::run_local(&params, inputs, drops, rng)?;
+    let sum = q.dequantize_sum(&agg.sum, agg.survivors.len());
+    let weight = sum[dim] / cfg.update_clip;
+    if weight <= 0.0 {
+        return Err(FlError::InvalidConfig(
+            "the included participants have no weight".into(),
+        ));
+    }
+    let mean = sum[..dim].iter().map(|x| x / weight).collect();
+    let name = |c: &ClientId| updates[*c as usize].0;
+    Ok(SecureMean {
+        mean,
+        included: agg.survivors.iter().map(name).collect(),
+        dropped: agg.dropped.iter().map(name).collect(),
+    })
+}
