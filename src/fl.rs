@@ -14,6 +14,8 @@
 //! - [`robust`]: the coordinate median, trimmed mean, Krum and multi-Krum over plaintext
 //!   updates, for a trusted coordinator facing malicious participants.
 //! - [`local`]: everyone in one process, with scripted attacks and dropouts.
+//! - [`driver`] and [`msgs`]: the coordinator and each participant in their own
+//!   processes over authenticated channels, with checkpoints and resumption.
 //!
 //! # Example
 //! ```
@@ -61,8 +63,10 @@
 //! ```
 
 pub mod coordinator;
+pub mod driver;
 mod error;
 pub mod local;
+pub mod msgs;
 pub mod participant;
 pub mod robust;
 pub mod secure;

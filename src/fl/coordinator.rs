@@ -105,7 +105,7 @@ impl ServerConfig {
 }
 
 /// What happened in one round.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoundLog {
     /// The round (from 1).
     pub round: u32,
@@ -121,6 +121,53 @@ pub struct RoundLog {
     pub aggregate_norm: f64,
     /// Accuracy on the coordinator's validation set after the round, if it has one.
     pub validation_accuracy: Option<f64>,
+}
+
+/// The coordinator's state after a round, written so that a crashed coordinator resumes
+/// where it stopped.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// The run.
+    pub run_id: String,
+    /// Rounds completed.
+    pub round: u32,
+    /// The global parameters.
+    pub params: Vec<f64>,
+    /// The server momentum buffer.
+    pub velocity: Vec<f64>,
+    /// The rounds so far.
+    pub log: Vec<RoundLog>,
+}
+
+impl Checkpoint {
+    /// Writes the checkpoint atomically (a temporary file renamed over `path`).
+    ///
+    /// # Errors
+    /// [`FlError::InvalidConfig`] naming the path when it cannot be written.
+    pub fn save(&self, path: &std::path::Path) -> Result<(), FlError> {
+        let tmp = path.with_extension("tmp");
+        let text = serde_json::to_vec(self).unwrap_or_default();
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| FlError::InvalidConfig(format!("checkpoint {}: {e}", path.display())))
+    }
+
+    /// Reads a checkpoint; `None` if the file does not exist.
+    ///
+    /// # Errors
+    /// [`FlError::InvalidConfig`] for a file that cannot be read or parsed.
+    pub fn load(path: &std::path::Path) -> Result<Option<Self>, FlError> {
+        match std::fs::read(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(FlError::InvalidConfig(format!(
+                "checkpoint {}: {e}",
+                path.display()
+            ))),
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| FlError::InvalidConfig(format!("checkpoint {}: {e}", path.display()))),
+        }
+    }
 }
 
 /// The coordinator's state between rounds.
@@ -161,6 +208,42 @@ impl Coordinator {
     /// Rounds completed.
     pub fn round(&self) -> u32 {
         self.round
+    }
+
+    /// The state to checkpoint.
+    pub fn checkpoint(&self, run_id: &str, log: &[RoundLog]) -> Checkpoint {
+        Checkpoint {
+            run_id: run_id.to_string(),
+            round: self.round,
+            params: self.global.params(),
+            velocity: self.velocity.clone(),
+            log: log.to_vec(),
+        }
+    }
+
+    /// Continues from a checkpoint of the same model.
+    ///
+    /// # Errors
+    /// [`FlError::InvalidConfig`] when the checkpoint does not fit the model or is past
+    /// the configured rounds.
+    pub fn resume(&mut self, c: &Checkpoint) -> Result<(), FlError> {
+        let d = self.global.n_params();
+        if c.params.len() != d
+            || c.velocity.len() != d
+            || c.round > self.cfg.rounds
+            || c.params.iter().chain(&c.velocity).any(|x| !x.is_finite())
+        {
+            return Err(FlError::InvalidConfig(format!(
+                "the checkpoint (round {}, {} parameters) does not fit this run ({} rounds, {d} parameters)",
+                c.round,
+                c.params.len(),
+                self.cfg.rounds
+            )));
+        }
+        self.global.set_params(&c.params)?;
+        self.velocity.clone_from(&c.velocity);
+        self.round = c.round;
+        Ok(())
     }
 
     /// Whether every round ran.

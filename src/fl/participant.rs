@@ -91,6 +91,17 @@ pub enum Response {
     Declined(String),
 }
 
+/// What a participant has spent so far (kept across restarts with its state file).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Accounting {
+    /// DP-SGD steps taken over the run.
+    pub steps_taken: u64,
+    /// Rounds trained in.
+    pub rounds_joined: u32,
+    /// epsilon of those steps.
+    pub epsilon: f64,
+}
+
 /// A participant.
 #[derive(Debug)]
 pub struct Participant {
@@ -124,6 +135,23 @@ impl Participant {
     /// Its number of records.
     pub fn n_records(&self) -> usize {
         self.data.len()
+    }
+
+    /// What it has spent so far.
+    pub fn accounting(&self) -> Accounting {
+        Accounting {
+            steps_taken: self.steps_taken,
+            rounds_joined: self.rounds_joined,
+            epsilon: self.epsilon,
+        }
+    }
+
+    /// Restores what it had spent before a restart (from its own state file: the ledger
+    /// holds the charges themselves).
+    pub fn restore(&mut self, a: Accounting) {
+        self.steps_taken = a.steps_taken;
+        self.rounds_joined = a.rounds_joined;
+        self.epsilon = a.epsilon;
     }
 
     /// Rounds it trained in.

@@ -88,31 +88,83 @@ pub fn secure_weighted_mean<R: CryptoRng + ?Sized>(
             "updates of different or zero lengths".into(),
         ));
     }
-    let q = Quantizer::new(cfg.update_clip, cfg.bits)?;
     let mut inputs = Vec::with_capacity(updates.len());
     for (_, delta, records) in updates {
-        let s = (records / max_records).clamp(0.0, 1.0);
-        let mut v: Vec<f64> = delta.iter().map(|x| s * x).collect();
-        v.push(s * cfg.update_clip);
-        inputs.push(q.quantize(&v, rng)?);
+        inputs.push(quantize_update(delta, *records, max_records, cfg, rng)?);
     }
     let n = u32::try_from(updates.len())
         .map_err(|_| FlError::InvalidConfig("too many participants".into()))?;
-    let tol = Tolerance::new(cfg.dropout, 0.0)?;
-    let params = Params::derive(n, dim as u32 + 1, cfg.bits, cfg.graph, tol, session)?;
+    let params = session_params(n, dim, cfg, session)?;
     let (agg, _) = secagg::run_local(&params, inputs, drops, rng)?;
-    let sum = q.dequantize_sum(&agg.sum, agg.survivors.len());
-    let weight = sum[dim] / cfg.update_clip;
-    if weight <= 0.0 {
-        return Err(FlError::InvalidConfig(
-            "the included participants have no weight".into(),
-        ));
-    }
-    let mean = sum[..dim].iter().map(|x| x / weight).collect();
+    let mean = mean_from_sum(&agg.sum, agg.survivors.len(), cfg)?;
     let name = |c: &ClientId| updates[*c as usize].0;
     Ok(SecureMean {
         mean,
         included: agg.survivors.iter().map(name).collect(),
         dropped: agg.dropped.iter().map(name).collect(),
     })
+}
+
+/// A participant's input to the secure sum: its update (already bounded to L2 norm S)
+/// times s = min(records / max_records, 1), then s S, quantized.
+///
+/// # Errors
+/// [`FlError::InvalidConfig`] for bad settings or a NaN coordinate.
+pub fn quantize_update<R: CryptoRng + ?Sized>(
+    delta: &[f64],
+    records: f64,
+    max_records: f64,
+    cfg: &SecureConfig,
+    rng: &mut R,
+) -> Result<Vec<u64>, FlError> {
+    let q = Quantizer::new(cfg.update_clip, cfg.bits)?;
+    let s = if max_records > 0.0 {
+        (records / max_records).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let mut v: Vec<f64> = delta.iter().map(|x| s * x).collect();
+    v.push(s * cfg.update_clip);
+    Ok(q.quantize(&v, rng)?)
+}
+
+/// The secure-aggregation parameters for `m` participants and `dim` model parameters.
+///
+/// # Errors
+/// [`FlError::SecAgg`] when the session cannot be secure (for example too few
+/// participants for the tolerated dropout).
+pub fn session_params(
+    m: u32,
+    dim: usize,
+    cfg: &SecureConfig,
+    session: [u8; 32],
+) -> Result<Params, FlError> {
+    let tol = Tolerance::new(cfg.dropout, 0.0)?;
+    Ok(Params::derive(
+        m,
+        dim as u32 + 1,
+        cfg.bits,
+        cfg.graph,
+        tol,
+        session,
+    )?)
+}
+
+/// The weighted mean from the secure sum of `count` participants' inputs.
+///
+/// # Errors
+/// [`FlError::InvalidConfig`] when the summed weight is not positive.
+pub fn mean_from_sum(sum: &[u64], count: usize, cfg: &SecureConfig) -> Result<Vec<f64>, FlError> {
+    let q = Quantizer::new(cfg.update_clip, cfg.bits)?;
+    let real = q.dequantize_sum(sum, count);
+    let Some((&w, rest)) = real.split_last() else {
+        return Err(FlError::InvalidConfig("an empty sum".into()));
+    };
+    let weight = w / cfg.update_clip;
+    if weight <= 0.0 {
+        return Err(FlError::InvalidConfig(
+            "the included participants have no weight".into(),
+        ));
+    }
+    Ok(rest.iter().map(|x| x / weight).collect())
 }

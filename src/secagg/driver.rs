@@ -135,8 +135,6 @@ pub struct ServeReport {
     pub events: Vec<String>,
 }
 
-type Conn = Box<dyn Transport + Send>;
-
 /// Accepts up to `params.n()` clients on `listener` and runs the session.
 ///
 /// # Errors
@@ -149,8 +147,28 @@ pub fn serve(
     opts: &ChannelOptions,
     params: &Params,
 ) -> Result<ServeReport, SecAggError> {
-    let n = params.n();
     let mut events = Vec::new();
+    let mut conns = accept_clients(listener, security, opts, params.n(), &mut events);
+    for t in conns.values_mut() {
+        t.set_max_frame(Message::max_len(params));
+    }
+    let aggregate = run_server(&mut conns, params, &mut events)?;
+    Ok(ServeReport { aggregate, events })
+}
+
+/// An accepted client connection.
+pub type Conn = Box<dyn Transport + Send>;
+
+/// Accepts up to `n` clients named `client-0` .. `client-{n-1}` on `listener` (pinned
+/// names when `security` is secure, announced names in plaintext), each accept bounded by
+/// the channel options' timeout. What went wrong with single connections goes to `events`.
+pub fn accept_clients(
+    listener: &TcpListener,
+    security: &Security,
+    opts: &ChannelOptions,
+    n: u32,
+    events: &mut Vec<String>,
+) -> BTreeMap<ClientId, Conn> {
     let mut conns: BTreeMap<ClientId, Conn> = BTreeMap::new();
     if security.is_secure() {
         // Every client's handshake at once; the names are distinct and pinned.
@@ -158,9 +176,8 @@ pub fn serve(
         let refused = |e: &NetError| events.push(format!("refused a connection: {e}"));
         match net::accept_peers(listener, security, opts, n as usize, allowed, refused) {
             Ok(list) => {
-                for (mut t, name) in list {
+                for (t, name) in list {
                     if let Some(id) = parse_client_name(&name).filter(|&id| id < n) {
-                        t.set_max_frame(Message::max_len(params));
                         conns.insert(id, t);
                     }
                 }
@@ -206,22 +223,38 @@ pub fn serve(
         };
         match parse_client_name(&name).filter(|&id| id < n) {
             Some(id) if !conns.contains_key(&id) => {
-                t.set_max_frame(Message::max_len(params));
                 conns.insert(id, t);
             }
             _ => events.push(format!("refused {name:?}: unknown or already connected")),
         }
     }
+    conns
+}
+
+/// Runs the server's side of a session with already connected clients (`conns` keyed by
+/// client id, frame limits set to at least [`Message::max_len`]): sends each the
+/// [`Hello`], then the four rounds. Clients that fail are removed from `conns` and
+/// reported in `events`.
+///
+/// # Errors
+/// As [`serve`].
+pub fn run_server(
+    conns: &mut BTreeMap<ClientId, Conn>,
+    params: &Params,
+    events: &mut Vec<String>,
+) -> Result<Aggregate, SecAggError> {
+    let n = params.n();
+    conns.retain(|&u, _| u < n);
     let hello = Hello::of(params).encode();
     let out: Vec<(ClientId, Vec<u8>)> = conns.keys().map(|&u| (u, hello.clone())).collect();
 
     let mut server = Server::new(params);
-    for (u, r) in exchange_all(&mut conns, out, params, &mut events) {
+    for (u, r) in exchange_all(conns, out, params, events) {
         if let Err(e) = r.and_then(|m| match m {
             Message::AdvertiseKeys(m) => server.receive(u, m),
             m => Err(unexpected("AdvertiseKeys", &m)),
         }) {
-            drop_client(&mut conns, u, e, params, &mut events);
+            drop_client(conns, u, e, params, events);
         }
     }
     let (lists, mut server) = server.finish()?;
@@ -229,12 +262,12 @@ pub fn serve(
         params,
         lists.into_iter().map(|(u, m)| (u, Message::KeyList(m))),
     );
-    for (u, r) in exchange_all(&mut conns, out, params, &mut events) {
+    for (u, r) in exchange_all(conns, out, params, events) {
         if let Err(e) = r.and_then(|m| match m {
             Message::EncryptedShares(m) => server.receive(u, m),
             m => Err(unexpected("EncryptedShares", &m)),
         }) {
-            drop_client(&mut conns, u, e, params, &mut events);
+            drop_client(conns, u, e, params, events);
         }
     }
     let (fwd, mut server) = server.finish()?;
@@ -243,12 +276,12 @@ pub fn serve(
         fwd.into_iter()
             .map(|(u, m)| (u, Message::ForwardedShares(m))),
     );
-    for (u, r) in exchange_all(&mut conns, out, params, &mut events) {
+    for (u, r) in exchange_all(conns, out, params, events) {
         if let Err(e) = r.and_then(|m| match m {
             Message::MaskedInput(m) => server.receive(u, m),
             m => Err(unexpected("MaskedInput", &m)),
         }) {
-            drop_client(&mut conns, u, e, params, &mut events);
+            drop_client(conns, u, e, params, events);
         }
     }
     let (reqs, mut server) = server.finish()?;
@@ -257,16 +290,15 @@ pub fn serve(
         reqs.into_iter()
             .map(|(u, m)| (u, Message::UnmaskRequest(m))),
     );
-    for (u, r) in exchange_all(&mut conns, out, params, &mut events) {
+    for (u, r) in exchange_all(conns, out, params, events) {
         if let Err(e) = r.and_then(|m| match m {
             Message::UnmaskShares(m) => server.receive(u, m),
             m => Err(unexpected("UnmaskShares", &m)),
         }) {
-            drop_client(&mut conns, u, e, params, &mut events);
+            drop_client(conns, u, e, params, events);
         }
     }
-    let aggregate = server.finish()?;
-    Ok(ServeReport { aggregate, events })
+    server.finish()
 }
 
 fn unexpected(expected: &'static str, m: &Message) -> SecAggError {
@@ -361,12 +393,27 @@ pub fn join<R: CryptoRng + ?Sized>(
     id: ClientId,
     input: Vec<u64>,
     rng: &mut R,
-    mut after_round: impl FnMut(u8),
+    after_round: impl FnMut(u8),
 ) -> Result<(), SecAggError> {
     let mut t = net::connect(addr, security, opts, "server")?;
     if !security.is_secure() {
         t.send(client_name(id).as_bytes())?;
     }
+    run_client(&mut t, id, input, rng, after_round)
+}
+
+/// Runs client `id`'s side of a session on an open connection to the server: waits for
+/// the [`Hello`], checks it, then the four rounds.
+///
+/// # Errors
+/// As [`join`].
+pub fn run_client<R: CryptoRng + ?Sized>(
+    t: &mut Conn,
+    id: ClientId,
+    input: Vec<u64>,
+    rng: &mut R,
+    mut after_round: impl FnMut(u8),
+) -> Result<(), SecAggError> {
     t.set_max_frame(SMALL_FRAME);
     let frame = t.recv()?;
     let params = match Hello::decode(&frame) {
@@ -391,19 +438,19 @@ pub fn join<R: CryptoRng + ?Sized>(
     let (m, c) = Client::new(&params, id, input)?.advertise(rng);
     t.send(&Message::AdvertiseKeys(m).encode(&params))?;
     after_round(1);
-    let Message::KeyList(list) = recv(&mut t, "KeyList")? else {
+    let Message::KeyList(list) = recv(t, "KeyList")? else {
         unreachable!("recv checks the kind")
     };
     let (m, c) = c.share_keys(list, rng)?;
     t.send(&Message::EncryptedShares(m).encode(&params))?;
     after_round(2);
-    let Message::ForwardedShares(fwd) = recv(&mut t, "ForwardedShares")? else {
+    let Message::ForwardedShares(fwd) = recv(t, "ForwardedShares")? else {
         unreachable!("recv checks the kind")
     };
     let (m, c) = c.masked_input(fwd)?;
     t.send(&Message::MaskedInput(m).encode(&params))?;
     after_round(3);
-    let Message::UnmaskRequest(req) = recv(&mut t, "UnmaskRequest")? else {
+    let Message::UnmaskRequest(req) = recv(t, "UnmaskRequest")? else {
         unreachable!("recv checks the kind")
     };
     let shares = c.unmask(req);

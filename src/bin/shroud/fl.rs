@@ -10,36 +10,35 @@ use shroud::data::scaler::Scaler;
 use shroud::dp::budget::Ledger;
 use shroud::dp::{Delta, SamplingRate};
 use shroud::fl::coordinator::{Aggregation, Coordinator, Selection, ServerConfig};
+use shroud::fl::driver as fl_driver;
 use shroud::fl::local::{Attack, LocalRun, accuracy_on, run_local};
+use shroud::fl::msgs::{DpSettings, LocalSettings, Setup};
 use shroud::fl::participant::{LedgerAccount, Participant, RecordLevelDp, RecordLevelPlan};
 use shroud::fl::robust::RobustRule;
 use shroud::fl::secure::SecureConfig;
+use shroud::net::ChannelOptions;
 use shroud::secagg::GraphKind;
 use shroud::train::dpsgd::{ClipNorm, PrivacyRecord, TrainConfig};
 use shroud::train::model_file::Model;
 use shroud::train::network::{Architecture, Network};
+use std::time::Duration;
 
 use crate::Failure;
+use crate::channel::ChannelArgs;
 use crate::dp::Accountant;
 
 #[derive(Subcommand)]
 pub enum FlCommand {
     /// Run the coordinator and every participant in this process.
     Local(Box<LocalArgs>),
+    /// Run the coordinator: participants connect to it.
+    Serve(Box<ServeArgs>),
+    /// Take part as one participant.
+    Join(Box<JoinArgs>),
 }
 
 #[derive(Args)]
-pub struct LocalArgs {
-    /// One CSV per participant, comma-separated (participant i is the i-th file).
-    #[arg(long, value_delimiter = ',', required = true)]
-    data: Vec<PathBuf>,
-    /// The label column.
-    #[arg(long)]
-    label: String,
-    /// The coordinator's test set (public data): features are standardized with its
-    /// statistics, and accuracy is reported on it after every round.
-    #[arg(long)]
-    test: PathBuf,
+pub struct RunArgs {
     /// Rounds.
     #[arg(long, default_value_t = 10)]
     rounds: u32,
@@ -53,7 +52,7 @@ pub struct LocalArgs {
     /// multi-krum:F:M.
     #[arg(long)]
     robust: Option<String>,
-    /// Bound on each update's L2 norm (norm bounding; required range for secure mode).
+    /// Bound on each update's L2 norm (norm bounding; the range of secure mode).
     #[arg(long, default_value_t = 5.0)]
     update_clip: f64,
     /// Bits per quantized coordinate in secure mode.
@@ -104,6 +103,31 @@ pub struct LocalArgs {
     /// Select with probability proportional to data size.
     #[arg(long, requires = "fraction")]
     weighted: bool,
+    /// Seed of the initialization and the selection.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to write the model.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct LocalArgs {
+    /// One CSV per participant, comma-separated (participant i is the i-th file).
+    #[arg(long, value_delimiter = ',', required = true)]
+    data: Vec<PathBuf>,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// The coordinator's test set (public data): features are standardized with its
+    /// statistics, and accuracy is reported on it after every round.
+    #[arg(long)]
+    test: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
     /// ROUND:ID[:STAGE]: participant ID drops out in ROUND (in secure mode after
     /// secure-aggregation stage 1-3, default 2: after sharing keys).
     #[arg(long)]
@@ -118,12 +142,77 @@ pub struct LocalArgs {
     /// The principal in the ledger.
     #[arg(long, default_value = "fl")]
     principal: String,
-    /// Seed of the initialization and the selection.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Where to write the model.
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
     #[arg(long)]
-    out: Option<PathBuf>,
+    listen: String,
+    /// Participants to wait for (named client-0 .. client-{N-1} in the peers file).
+    #[arg(long)]
+    participants: u32,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// The coordinator's validation set (public data): features are standardized with
+    /// its statistics, and accuracy is reported on it after every round.
+    #[arg(long)]
+    validation: PathBuf,
+    /// Checkpoint file: written after every round; a restarted coordinator resumes from
+    /// it.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Run identifier (participants keep their state per run; a resumed run keeps it).
+    #[arg(long, default_value = "shroud-fl")]
+    run_id: String,
+    /// Seconds allowed for each message, local training included.
+    #[arg(long, default_value_t = 120)]
+    round_timeout: u64,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    channel: ChannelArgs,
+}
+
+#[derive(Args)]
+pub struct JoinArgs {
+    /// The coordinator's address.
+    #[arg(long)]
+    connect: String,
+    /// This participant's index (its name client-ID in the coordinator's peers file).
+    #[arg(long)]
+    id: u32,
+    /// This participant's records: CSV with a header.
+    #[arg(long)]
+    data: PathBuf,
+    /// The label column.
+    #[arg(long)]
+    label: String,
+    /// Budget ledger to charge before each round it trains in.
+    #[arg(long, requires = "principal")]
+    ledger: Option<PathBuf>,
+    /// The principal (account) in the ledger.
+    #[arg(long, requires = "ledger")]
+    principal: Option<String>,
+    /// The data set's name in the ledger (default: the data file's stem).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// State file (spending and the last answer), so that a restarted coordinator's
+    /// repeated round is neither retrained nor charged twice.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Refuse a run whose target epsilon is above this.
+    #[arg(long)]
+    max_epsilon: Option<f64>,
+    /// The run identifier the coordinator was started with (bound into the channel).
+    #[arg(long, default_value = "shroud-fl")]
+    run_id: String,
+    /// Seconds allowed for each message.
+    #[arg(long, default_value_t = 600)]
+    round_timeout: u64,
+    #[command(flatten)]
+    channel: ChannelArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -132,6 +221,8 @@ pub struct LocalArgs {
 pub fn run(cmd: FlCommand) -> Result<(), Failure> {
     match cmd {
         FlCommand::Local(a) => local(*a),
+        FlCommand::Serve(a) => serve(*a),
+        FlCommand::Join(a) => join(*a),
     }
 }
 
@@ -162,6 +253,70 @@ fn parse_drops(list: &[String]) -> Result<BTreeMap<(u32, u32), u8>, Failure> {
         );
     }
     Ok(out)
+}
+
+type Built = (ServerConfig, TrainConfig, Option<RecordLevelPlan>, Network);
+
+/// The coordinator's settings, local training, DP plan and initial model from the
+/// options, for data shaped like `test`.
+fn build(r: &RunArgs, test: &Dataset) -> Result<Built, Failure> {
+    let graph = match r.graph.as_str() {
+        "complete" => GraphKind::Complete,
+        "harary" => GraphKind::Harary,
+        g => return Err(Failure(format!("--graph {g}: expected complete or harary"))),
+    };
+    let aggregation = match (&r.robust, r.plain) {
+        (Some(r), _) => Aggregation::Robust(RobustRule::parse(r)?),
+        (None, true) => Aggregation::Plain,
+        (None, false) => Aggregation::Secure(SecureConfig {
+            bits: r.bits,
+            graph,
+            dropout: r.tolerate_dropout,
+            update_clip: r.update_clip,
+        }),
+    };
+    let selection = match (r.fraction, r.weighted) {
+        (None, _) => Selection::All,
+        (Some(f), false) => Selection::Fraction {
+            fraction: f,
+            min: r.min_participants,
+        },
+        (Some(f), true) => Selection::WeightedBySize {
+            fraction: f,
+            min: r.min_participants,
+        },
+    };
+    let cfg = ServerConfig {
+        rounds: r.rounds,
+        server_lr: r.server_lr,
+        server_momentum: r.server_momentum,
+        selection,
+        aggregation,
+        update_clip: Some(r.update_clip),
+        seed: r.seed,
+    };
+    let local = TrainConfig::new(r.local_epochs, SamplingRate::new(r.sampling_rate)?, r.lr);
+    let dp = match r.dp.as_deref() {
+        None => None,
+        Some("record") => {
+            let dp = RecordLevelDp {
+                epsilon: r.epsilon.unwrap_or(f64::NAN),
+                delta: Delta::new(r.delta)?,
+                clip: ClipNorm::new(r.clip)?,
+                accountant: r.accountant.lib(),
+            };
+            Some(RecordLevelPlan::calibrate(dp, &local, r.rounds)?)
+        }
+        Some(other) => {
+            return Err(Failure(format!(
+                "--dp {other}: only `record` (DP-SGD at each participant) is available; \
+                 participant-level DP is not built yet"
+            )));
+        }
+    };
+    let arch = Architecture::parse(&r.model)?;
+    let net = Network::new(&arch, test.n_features(), test.n_classes(), r.seed)?;
+    Ok((cfg, local, dp, net))
 }
 
 fn local(a: LocalArgs) -> Result<(), Failure> {
@@ -201,65 +356,10 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
             return Err(Failure(format!("--attack: there is no participant {id}")));
         }
     }
-    let graph = match a.graph.as_str() {
-        "complete" => GraphKind::Complete,
-        "harary" => GraphKind::Harary,
-        g => return Err(Failure(format!("--graph {g}: expected complete or harary"))),
-    };
-    let aggregation = match (&a.robust, a.plain) {
-        (Some(r), _) => Aggregation::Robust(RobustRule::parse(r)?),
-        (None, true) => Aggregation::Plain,
-        (None, false) => Aggregation::Secure(SecureConfig {
-            bits: a.bits,
-            graph,
-            dropout: a.tolerate_dropout,
-            update_clip: a.update_clip,
-        }),
-    };
-    let selection = match (a.fraction, a.weighted) {
-        (None, _) => Selection::All,
-        (Some(f), false) => Selection::Fraction {
-            fraction: f,
-            min: a.min_participants,
-        },
-        (Some(f), true) => Selection::WeightedBySize {
-            fraction: f,
-            min: a.min_participants,
-        },
-    };
-    let cfg = ServerConfig {
-        rounds: a.rounds,
-        server_lr: a.server_lr,
-        server_momentum: a.server_momentum,
-        selection,
-        aggregation,
-        update_clip: Some(a.update_clip),
-        seed: a.seed,
-    };
-    let local = TrainConfig::new(a.local_epochs, SamplingRate::new(a.sampling_rate)?, a.lr);
-    let dp = match a.dp.as_deref() {
-        None => None,
-        Some("record") => {
-            let dp = RecordLevelDp {
-                epsilon: a.epsilon.unwrap_or(f64::NAN),
-                delta: Delta::new(a.delta)?,
-                clip: ClipNorm::new(a.clip)?,
-                accountant: a.accountant.lib(),
-            };
-            Some(RecordLevelPlan::calibrate(dp, &local, a.rounds)?)
-        }
-        Some(other) => {
-            return Err(Failure(format!(
-                "--dp {other}: only `record` (DP-SGD at each participant) is available; \
-                 participant-level DP is not built yet"
-            )));
-        }
-    };
-    if a.ledger.is_some() && dp.is_none() {
+    if a.ledger.is_some() && a.run.dp.is_none() {
         return Err(Failure("--ledger needs --dp record --epsilon E".into()));
     }
-    let arch = Architecture::parse(&a.model)?;
-    let net = Network::new(&arch, test.n_features(), test.n_classes(), a.seed)?;
+    let (cfg, local, dp, net) = build(&a.run, &test)?;
     let mut coord = Coordinator::new(cfg, net)?;
     let run = LocalRun {
         local,
@@ -275,7 +375,7 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
     let mut rng = shroud::rng::os_rng();
     let report = run_local(&mut coord, &mut parts, &run, &mut rng)?;
     let test_accuracy = accuracy_on(coord.global(), &test)?;
-    if let Some(out) = &a.out {
+    if let Some(out) = &a.run.out {
         let privacy = dp.map(|plan| {
             let worst = report.epsilon.iter().map(|e| e.1).fold(0.0, f64::max);
             let joined = parts.iter().map(|p| p.rounds_joined()).max().unwrap_or(0);
@@ -283,13 +383,13 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
                 epsilon: worst,
                 delta: plan.dp.delta.get(),
                 noise_multiplier: plan.sigma.get(),
-                sampling_rate: a.sampling_rate,
+                sampling_rate: a.run.sampling_rate,
                 steps: plan.steps_per_round * u64::from(joined),
                 accountant: format!(
                     "{} (per participant, the largest)",
                     plan.dp.accountant.name()
                 ),
-                clip: a.clip,
+                clip: a.run.clip,
             }
         });
         let model = Model {
@@ -308,7 +408,7 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
         .iter()
         .map(|(id, e)| (id.to_string(), json!(e)))
         .collect();
-    if a.json {
+    if a.run.json {
         println!(
             "{}",
             json!({
@@ -339,9 +439,163 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
         );
         for (id, e) in &report.epsilon {
             if dp.is_some() {
-                println!("participant {id}: epsilon {e:.4} (delta {})", a.delta);
+                println!("participant {id}: epsilon {e:.4} (delta {})", a.run.delta);
             }
         }
+    }
+    Ok(())
+}
+
+fn write_model(
+    out: &std::path::Path,
+    net: Network,
+    raw: &Dataset,
+    label: &str,
+    scaler: Scaler,
+    privacy: Option<PrivacyRecord>,
+) -> Result<(), Failure> {
+    let model = Model {
+        network: net,
+        feature_names: raw.feature_names().to_vec(),
+        label: label.to_string(),
+        classes: raw.classes().to_vec(),
+        scaler,
+        privacy,
+    };
+    std::fs::write(out, model.to_json()?).map_err(|e| Failure(format!("{}: {e}", out.display())))
+}
+
+fn serve(a: ServeArgs) -> Result<(), Failure> {
+    let raw_val = Dataset::from_csv_path(&a.validation, &a.label, None)?;
+    let scaler = Scaler::standardize(&raw_val);
+    let val = scaler.apply(&raw_val)?;
+    let (cfg, local, dp, net) = build(&a.run, &val)?;
+    let setup = Setup {
+        run_id: a.run_id.clone(),
+        rounds: cfg.rounds,
+        architecture: net.architecture().clone(),
+        feature_names: raw_val.feature_names().to_vec(),
+        classes: raw_val.classes().to_vec(),
+        scaler: scaler.clone(),
+        local: LocalSettings {
+            epochs: local.epochs,
+            sampling_rate: local.sampling_rate.get(),
+            lr: a.run.lr,
+        },
+        dp: dp.map(|p| DpSettings {
+            epsilon: p.dp.epsilon,
+            delta: p.dp.delta.get(),
+            clip: p.dp.clip.get(),
+            accountant: p.dp.accountant.name().to_string(),
+        }),
+        update_clip: cfg.update_clip,
+        secure_bits: match cfg.aggregation {
+            Aggregation::Secure(s) => Some(s.bits),
+            _ => None,
+        },
+    };
+    let mut coord = Coordinator::new(cfg, net)?;
+    let security = a.channel.security()?;
+    let opts = ChannelOptions::new("fl", a.run_id.as_bytes())
+        .with_timeout(Duration::from_secs(a.round_timeout));
+    let listener = std::net::TcpListener::bind(&a.listen)
+        .map_err(|e| Failure(format!("cannot listen on {}: {e}", a.listen)))?;
+    eprintln!(
+        "shroud: federated coordinator on {} for {} participants, {} rounds",
+        a.listen, a.participants, a.run.rounds
+    );
+    let mut rng = shroud::rng::os_rng();
+    let report = fl_driver::serve(
+        &listener,
+        &security,
+        &opts,
+        a.participants,
+        &mut coord,
+        &setup,
+        Some(&val),
+        a.checkpoint.as_deref(),
+        &mut rng,
+    )?;
+    for e in &report.events {
+        eprintln!("shroud: {e}");
+    }
+    let acc = accuracy_on(coord.global(), &val)?;
+    if let Some(out) = &a.run.out {
+        write_model(
+            out,
+            coord.global().clone(),
+            &raw_val,
+            &a.label,
+            scaler,
+            None,
+        )?;
+    }
+    if a.run.json {
+        println!(
+            "{}",
+            json!({"rounds": report.rounds.len(), "validation_accuracy": acc, "log": report.rounds, "events": report.events})
+        );
+    } else {
+        for r in &report.rounds {
+            println!(
+                "round {:>3}: {} included, {} declined, {} dropped; validation accuracy {:.4}",
+                r.round,
+                r.included.len(),
+                r.declined.len(),
+                r.dropped.len(),
+                r.validation_accuracy.unwrap_or(f64::NAN)
+            );
+        }
+        println!(
+            "validation accuracy {acc:.4} after {} rounds",
+            report.rounds.len()
+        );
+    }
+    Ok(())
+}
+
+fn join(a: JoinArgs) -> Result<(), Failure> {
+    let raw = Dataset::from_csv_path(&a.data, &a.label, None)?;
+    let account = match (&a.ledger, &a.principal) {
+        (Some(l), Some(p)) => Some(LedgerAccount {
+            ledger: Ledger::open(l)?,
+            dataset: a.dataset.clone().unwrap_or_else(|| {
+                a.data
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            }),
+            principal: p.clone(),
+        }),
+        _ => None,
+    };
+    let security = a.channel.security()?;
+    // The session label is checked in the handshake: it is the coordinator's run id,
+    // which the participant learns from the setup; the channel binds the protocol only.
+    let opts =
+        ChannelOptions::new("fl", b"shroud-fl").with_timeout(Duration::from_secs(a.round_timeout));
+    let mut rng = shroud::rng::os_rng();
+    let r = fl_driver::join(
+        &a.connect,
+        &security,
+        &opts,
+        a.id,
+        &raw,
+        account,
+        a.state.as_deref(),
+        a.max_epsilon,
+        &mut rng,
+    )?;
+    if a.json {
+        println!(
+            "{}",
+            json!({"rounds_joined": r.rounds_joined, "epsilon": r.epsilon, "parameters": r.params.len()})
+        );
+    } else {
+        println!(
+            "participant {}: trained in {} rounds, epsilon {:.4}",
+            a.id, r.rounds_joined, r.epsilon
+        );
     }
     Ok(())
 }

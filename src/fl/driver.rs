@@ -1,0 +1,614 @@
+//! Federated learning over the network: a coordinator process and one process per
+//! participant, on the authenticated channel layer ([`crate::net`]).
+//!
+//! A participant's id is the name its pinned key has in the coordinator's peers file
+//! (`client-2` is participant 2), as in [`crate::secagg::driver`]; the coordinator is
+//! pinned as `server`. After the handshake the coordinator sends the [`Setup`] and each
+//! participant answers with its record count. Each round the coordinator sends the
+//! global parameters to the selected participants (and `skip` to the others); they train
+//! and answer with a plaintext update, or in secure mode with `ready`, after which the
+//! ready ones run a secure-aggregation session on the same connections. Every receive
+//! has the channel's timeout: a participant that is silent, disconnects or sends anything
+//! malformed is a dropout and the round goes on without it.
+//!
+//! The coordinator checkpoints after every round and a restarted one resumes from the
+//! checkpoint. A participant keeps its own state file: its spending, and its answer to
+//! the last round, so that when a resumed coordinator asks for that round again it
+//! resends the same answer, trains nothing and charges nothing.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+
+use super::coordinator::{Aggregation, Checkpoint, Coordinator, RoundLog};
+use super::error::FlError;
+use super::local::accuracy_on;
+use super::msgs::{self, FromParticipant, Setup, ToParticipant};
+use super::participant::{
+    Accounting, LedgerAccount, Participant, RecordLevelDp, RecordLevelPlan, Response,
+};
+use super::robust::l2_norm;
+use super::secure::{SecureConfig, mean_from_sum, quantize_update, session_params};
+use crate::data::Dataset;
+use crate::dp::calibrate::Accountant;
+use crate::dp::{Delta, SamplingRate};
+use crate::net::{self, ChannelOptions, Security};
+use crate::secagg::driver::{Conn, accept_clients, client_name, run_client, run_server};
+use crate::secagg::{ClientId, Message};
+use crate::train::dpsgd::{ClipNorm, TrainConfig};
+use crate::train::network::Network;
+
+/// Frame limit before the setup is known.
+const SETUP_FRAME: usize = 1 << 20;
+
+/// What a coordinator run ended with.
+#[derive(Debug)]
+pub struct ServeReport {
+    /// Every round, including those before a resume.
+    pub rounds: Vec<RoundLog>,
+    /// Participants lost along the way and why.
+    pub events: Vec<String>,
+}
+
+fn net_err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Sends each connection its frame and, for those in `expect`, receives the answer, all
+/// at once (one thread each). Failed connections are removed and reported.
+fn exchange(
+    conns: &mut BTreeMap<ClientId, Conn>,
+    out: BTreeMap<ClientId, Vec<u8>>,
+    expect: &[ClientId],
+    events: &mut Vec<String>,
+) -> BTreeMap<ClientId, FromParticipant> {
+    let results: Vec<(ClientId, Result<Option<Vec<u8>>, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = conns
+            .iter_mut()
+            .filter_map(|(&u, t)| {
+                let frame = out.get(&u)?.clone();
+                let wait = expect.contains(&u);
+                Some(s.spawn(move || {
+                    let r = t.send(&frame).map_err(net_err).and_then(|()| {
+                        if wait {
+                            t.recv().map(Some).map_err(net_err)
+                        } else {
+                            Ok(None)
+                        }
+                    });
+                    (u, r)
+                }))
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut got = BTreeMap::new();
+    for (u, r) in results {
+        match r.and_then(|f| f.map(|f| msgs::decode::<FromParticipant>(&f)).transpose()) {
+            Ok(Some(m)) => {
+                got.insert(u, m);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                events.push(format!("participant {u} dropped: {e}"));
+                conns.remove(&u);
+            }
+        }
+    }
+    got
+}
+
+fn drop_participant(
+    conns: &mut BTreeMap<ClientId, Conn>,
+    u: ClientId,
+    why: String,
+    events: &mut Vec<String>,
+) {
+    events.push(format!("participant {u} dropped: {why}"));
+    if let Some(mut t) = conns.remove(&u) {
+        let _ = t.send(&msgs::encode(&ToParticipant::Abort { reason: why }));
+    }
+}
+
+/// Runs the coordinator: accepts up to `n` participants on `listener`, sends `setup`,
+/// and runs the coordinator's remaining rounds. With `checkpoint`, resumes from the file
+/// if it exists (same run id) and rewrites it after every round.
+///
+/// # Errors
+/// [`FlError::TooFewParticipants`] if nobody connects; [`FlError::InvalidConfig`] for a
+/// checkpoint of another run; the errors of aggregation.
+#[allow(clippy::too_many_arguments)]
+pub fn serve<R: CryptoRng + ?Sized>(
+    listener: &TcpListener,
+    security: &Security,
+    opts: &ChannelOptions,
+    n: u32,
+    coord: &mut Coordinator,
+    setup: &Setup,
+    validation: Option<&Dataset>,
+    checkpoint: Option<&Path>,
+    rng: &mut R,
+) -> Result<ServeReport, FlError> {
+    let mut events = Vec::new();
+    let mut log = Vec::new();
+    if let Some(path) = checkpoint
+        && let Some(c) = Checkpoint::load(path)?
+    {
+        if c.run_id != setup.run_id {
+            return Err(FlError::InvalidConfig(format!(
+                "checkpoint {} belongs to run {}, not {}",
+                path.display(),
+                c.run_id,
+                setup.run_id
+            )));
+        }
+        coord.resume(&c)?;
+        log = c.log;
+        events.push(format!("resumed after round {}", c.round));
+    }
+    let d = coord.global().n_params();
+    let frame = msgs::max_frame(d, setup.feature_names.iter().map(String::len).sum());
+    let mut conns = accept_clients(listener, security, opts, n, &mut events);
+    for t in conns.values_mut() {
+        t.set_max_frame(frame);
+    }
+    let hello = msgs::encode(&ToParticipant::Setup(Box::new(setup.clone())));
+    let all: Vec<ClientId> = conns.keys().copied().collect();
+    let out = all.iter().map(|&u| (u, hello.clone())).collect();
+    let mut records = BTreeMap::new();
+    for (u, m) in exchange(&mut conns, out, &all, &mut events) {
+        match m {
+            FromParticipant::Hello { records: r } if r > 0 && r < 1 << 40 => {
+                records.insert(u, r as usize);
+            }
+            other => drop_participant(
+                &mut conns,
+                u,
+                format!("expected hello, got {other:?}"),
+                &mut events,
+            ),
+        }
+    }
+    if conns.is_empty() {
+        return Err(FlError::TooFewParticipants {
+            round: coord.round() + 1,
+            joined: 0,
+            needed: 1,
+        });
+    }
+    let cfg = *coord.config();
+    while !coord.done() {
+        let round = coord.round() + 1;
+        let registered: Vec<(u32, usize)> = conns.keys().map(|&u| (u, records[&u])).collect();
+        let max_records = registered.iter().map(|r| r.1).max().unwrap_or(1) as f64;
+        let selected = coord.select(&registered);
+        let train = msgs::encode(&ToParticipant::Train {
+            round,
+            params: coord.global().params(),
+            max_records,
+        });
+        let skip = msgs::encode(&ToParticipant::Skip { round });
+        let out = conns
+            .keys()
+            .map(|&u| {
+                (
+                    u,
+                    if selected.contains(&u) {
+                        train.clone()
+                    } else {
+                        skip.clone()
+                    },
+                )
+            })
+            .collect();
+        let before: Vec<ClientId> = selected.clone();
+        let answers = exchange(&mut conns, out, &selected, &mut events);
+        let mut dropped: Vec<u32> = before
+            .iter()
+            .copied()
+            .filter(|u| !conns.contains_key(u))
+            .collect();
+        let mut declined = Vec::new();
+        let mut updates = Vec::new();
+        let mut ready = Vec::new();
+        for (u, m) in answers {
+            match m {
+                FromParticipant::Declined { round: r, reason } if r == round => {
+                    declined.push((u, reason))
+                }
+                FromParticipant::Update { round: r, delta }
+                    if r == round && delta.len() == d && delta.iter().all(|x| x.is_finite()) =>
+                {
+                    updates.push((u, delta, records[&u] as f64));
+                }
+                FromParticipant::Ready { round: r } if r == round => ready.push(u),
+                other => {
+                    drop_participant(
+                        &mut conns,
+                        u,
+                        format!("round {round}: unexpected {other:?}"),
+                        &mut events,
+                    );
+                    dropped.push(u);
+                }
+            }
+        }
+        let (aggregate, included) = match cfg.aggregation {
+            Aggregation::Secure(s) => {
+                if !updates.is_empty() {
+                    return Err(FlError::InvalidConfig(
+                        "a plaintext update in a secure run".into(),
+                    ));
+                }
+                secure_round(
+                    &mut conns,
+                    &ready,
+                    round,
+                    d,
+                    &s,
+                    frame,
+                    &mut events,
+                    &mut dropped,
+                    rng,
+                )?
+            }
+            _ if updates.is_empty() => (vec![0.0; d], vec![]),
+            _ => (
+                coord.aggregate_plain(&updates)?,
+                updates.iter().map(|u| u.0).collect(),
+            ),
+        };
+        let aggregate_norm = l2_norm(&aggregate);
+        coord.apply(&aggregate)?;
+        let validation_accuracy = match validation {
+            Some(v) => Some(accuracy_on(coord.global(), v)?),
+            None => None,
+        };
+        dropped.sort_unstable();
+        dropped.dedup();
+        log.push(RoundLog {
+            round,
+            selected,
+            included,
+            declined,
+            dropped,
+            aggregate_norm,
+            validation_accuracy,
+        });
+        if let Some(path) = checkpoint {
+            coord.checkpoint(&setup.run_id, &log).save(path)?;
+        }
+    }
+    let fin = msgs::encode(&ToParticipant::Finish {
+        params: coord.global().params(),
+    });
+    let out = conns.keys().map(|&u| (u, fin.clone())).collect();
+    exchange(&mut conns, out, &[], &mut events);
+    Ok(ServeReport {
+        rounds: log,
+        events,
+    })
+}
+
+/// One secure round over the ready participants' connections.
+#[allow(clippy::too_many_arguments)]
+fn secure_round<R: CryptoRng + ?Sized>(
+    conns: &mut BTreeMap<ClientId, Conn>,
+    ready: &[ClientId],
+    round: u32,
+    d: usize,
+    s: &SecureConfig,
+    frame: usize,
+    events: &mut Vec<String>,
+    dropped: &mut Vec<u32>,
+    rng: &mut R,
+) -> Result<(Vec<f64>, Vec<u32>), FlError> {
+    if ready.is_empty() {
+        return Ok((vec![0.0; d], vec![]));
+    }
+    // Tell each ready participant its index, then hand its connection to secagg.
+    let mut session_conns: BTreeMap<ClientId, Conn> = BTreeMap::new();
+    let mut index_of = Vec::new();
+    for &u in ready {
+        let Some(mut t) = conns.remove(&u) else {
+            continue;
+        };
+        let index = index_of.len() as u32;
+        match t.send(&msgs::encode(&ToParticipant::SecAgg { round, index })) {
+            Ok(()) => {
+                session_conns.insert(index, t);
+                index_of.push(u);
+            }
+            Err(e) => {
+                events.push(format!("participant {u} dropped: {e}"));
+                dropped.push(u);
+            }
+        }
+    }
+    if index_of.is_empty() {
+        return Ok((vec![0.0; d], vec![]));
+    }
+    let mut session = [0u8; 32];
+    rng.fill_bytes(&mut session);
+    let params = session_params(index_of.len() as u32, d, s, session)?;
+    for t in session_conns.values_mut() {
+        t.set_max_frame(Message::max_len(&params).max(frame));
+    }
+    let result = run_server(&mut session_conns, &params, events);
+    // Survivors of the session go back to the federation.
+    for (i, mut t) in session_conns {
+        t.set_max_frame(frame);
+        conns.insert(index_of[i as usize], t);
+    }
+    let agg = result?;
+    dropped.extend(agg.dropped.iter().map(|&i| index_of[i as usize]));
+    let mean = mean_from_sum(&agg.sum, agg.survivors.len(), s)?;
+    Ok((
+        mean,
+        agg.survivors
+            .iter()
+            .map(|&i| index_of[i as usize])
+            .collect(),
+    ))
+}
+
+/// A participant's answer to the last round it was asked, kept so that a resumed
+/// coordinator's repeated request costs nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Cached {
+    Update(Vec<f64>),
+    Ready(Vec<u64>),
+    Declined(String),
+}
+
+/// The participant's state file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct ParticipantState {
+    run_id: String,
+    accounting: Accounting,
+    last: Option<(u32, Cached)>,
+}
+
+fn save_state(path: &Path, s: &ParticipantState) -> Result<(), FlError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(s).unwrap_or_default())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| FlError::InvalidConfig(format!("state file {}: {e}", path.display())))
+}
+
+/// What a participant run ended with.
+#[derive(Debug)]
+pub struct JoinReport {
+    /// The final global parameters.
+    pub params: Vec<f64>,
+    /// Rounds this participant trained in (over restarts).
+    pub rounds_joined: u32,
+    /// Its record-level epsilon (0 without DP).
+    pub epsilon: f64,
+}
+
+/// Checks the coordinator's setup against this participant's data and its own limits.
+fn check_setup(s: &Setup, data: &Dataset, max_epsilon: Option<f64>) -> Result<(), FlError> {
+    let bad = |m: String| Err(FlError::InvalidConfig(m));
+    if s.feature_names != data.feature_names() {
+        return bad(format!(
+            "the coordinator's features {:?} are not this data's {:?}",
+            s.feature_names,
+            data.feature_names()
+        ));
+    }
+    if s.classes != data.classes() {
+        return bad(format!(
+            "the coordinator's labels {:?} are not this data's {:?}",
+            s.classes,
+            data.classes()
+        ));
+    }
+    let l = &s.local;
+    if !(1..=1000).contains(&l.epochs)
+        || !(l.sampling_rate > 0.0 && l.sampling_rate <= 1.0)
+        || !(l.lr.is_finite() && l.lr > 0.0)
+    {
+        return bad(format!("local training settings out of range: {l:?}"));
+    }
+    if !(1..=100_000).contains(&s.rounds) {
+        return bad(format!("{} rounds", s.rounds));
+    }
+    if let (Some(dp), Some(max)) = (&s.dp, max_epsilon)
+        && dp.epsilon > max
+    {
+        return bad(format!(
+            "the run asks for epsilon {} and this participant allows {max}",
+            dp.epsilon
+        ));
+    }
+    Ok(())
+}
+
+/// Runs participant `id` with its raw (unscaled) records against the coordinator at
+/// `addr`. It calibrates its own DP noise from the run's target (the coordinator cannot
+/// weaken it), charges `account` before each round it trains in, and keeps `state` so a
+/// repeated round after a coordinator restart costs nothing.
+///
+/// # Errors
+/// [`FlError::InvalidConfig`] for a setup this participant refuses (other features or
+/// labels, settings out of range, an epsilon above `max_epsilon`) or a coordinator that
+/// breaks the protocol; [`FlError::SecAgg`] for network failures and secure-aggregation
+/// errors; training and ledger errors.
+#[allow(clippy::too_many_arguments)]
+pub fn join<R: CryptoRng + ?Sized>(
+    addr: &str,
+    security: &Security,
+    opts: &ChannelOptions,
+    id: u32,
+    raw: &Dataset,
+    account: Option<LedgerAccount>,
+    state: Option<&Path>,
+    max_epsilon: Option<f64>,
+    rng: &mut R,
+) -> Result<JoinReport, FlError> {
+    let proto = |e: String| FlError::InvalidConfig(format!("coordinator: {e}"));
+    let mut t =
+        net::connect(addr, security, opts, "server").map_err(crate::secagg::SecAggError::from)?;
+    let io = |e: crate::net::NetError| FlError::SecAgg(e.into());
+    if !security.is_secure() {
+        t.send(client_name(id).as_bytes()).map_err(io)?;
+    }
+    t.set_max_frame(SETUP_FRAME);
+    let setup = match msgs::decode::<ToParticipant>(&t.recv().map_err(io)?).map_err(proto)? {
+        ToParticipant::Setup(s) => *s,
+        ToParticipant::Abort { reason } => return Err(proto(format!("aborted: {reason}"))),
+        other => return Err(proto(format!("expected the setup, got {other:?}"))),
+    };
+    check_setup(&setup, raw, max_epsilon)?;
+    let data = setup
+        .scaler
+        .apply(raw)
+        .map_err(|e| FlError::InvalidConfig(e.to_string()))?;
+    let mut net = Network::new(&setup.architecture, data.n_features(), data.n_classes(), 0)?;
+    let d = net.n_params();
+    let local = TrainConfig::new(
+        setup.local.epochs,
+        SamplingRate::new(setup.local.sampling_rate)?,
+        setup.local.lr,
+    );
+    let plan = match &setup.dp {
+        Some(dp) => {
+            let accountant = match dp.accountant.as_str() {
+                "rdp" => Accountant::Rdp,
+                "pld" => Accountant::Pld,
+                a => return Err(proto(format!("unknown accountant {a}"))),
+            };
+            let dp = RecordLevelDp {
+                epsilon: dp.epsilon,
+                delta: Delta::new(dp.delta)?,
+                clip: ClipNorm::new(dp.clip)?,
+                accountant,
+            };
+            Some(RecordLevelPlan::calibrate(dp, &local, setup.rounds)?)
+        }
+        None => None,
+    };
+    let mut me = Participant::new(id, data, account);
+    let mut st = ParticipantState {
+        run_id: setup.run_id.clone(),
+        accounting: me.accounting(),
+        last: None,
+    };
+    if let Some(path) = state
+        && let Ok(bytes) = std::fs::read(path)
+    {
+        let old: ParticipantState = serde_json::from_slice(&bytes)
+            .map_err(|e| FlError::InvalidConfig(format!("state file {}: {e}", path.display())))?;
+        if old.run_id == setup.run_id {
+            me.restore(old.accounting);
+            st = old;
+        }
+    }
+    t.send(&msgs::encode(&FromParticipant::Hello {
+        records: me.n_records() as u64,
+    }))
+    .map_err(io)?;
+    let frame = msgs::max_frame(d, setup.feature_names.iter().map(String::len).sum());
+    t.set_max_frame(frame);
+    let mut pending: Option<(u32, Vec<u64>)> = None;
+    loop {
+        let m = msgs::decode::<ToParticipant>(&t.recv().map_err(io)?).map_err(proto)?;
+        match m {
+            ToParticipant::Train {
+                round,
+                params,
+                max_records,
+            } => {
+                if params.len() != d
+                    || params.iter().any(|x| !x.is_finite())
+                    || !(max_records > 0.0)
+                {
+                    return Err(proto(format!("round {round}: bad parameters")));
+                }
+                let cached = match &st.last {
+                    Some((r, c)) if *r == round => Some(c.clone()),
+                    _ => None,
+                };
+                let answer = match cached {
+                    Some(c) => c,
+                    None => {
+                        net.set_params(&params)?;
+                        let secure = setup.secure_bits.map(|bits| SecureConfig {
+                            bits,
+                            graph: crate::secagg::GraphKind::Complete,
+                            dropout: 0.0,
+                            update_clip: setup.update_clip.unwrap_or(1.0),
+                        });
+                        let c = match me.local_update(
+                            &net,
+                            &local,
+                            plan.as_ref(),
+                            setup.update_clip,
+                            rng,
+                        )? {
+                            Response::Declined(why) => Cached::Declined(why),
+                            Response::Update { delta, weight } => match secure {
+                                Some(s) => Cached::Ready(quantize_update(
+                                    &delta,
+                                    weight,
+                                    max_records,
+                                    &s,
+                                    rng,
+                                )?),
+                                None => Cached::Update(delta),
+                            },
+                        };
+                        st.accounting = me.accounting();
+                        st.last = Some((round, c.clone()));
+                        if let Some(path) = state {
+                            save_state(path, &st)?;
+                        }
+                        c
+                    }
+                };
+                let reply = match answer {
+                    Cached::Declined(reason) => FromParticipant::Declined { round, reason },
+                    Cached::Update(delta) => FromParticipant::Update { round, delta },
+                    Cached::Ready(input) => {
+                        pending = Some((round, input));
+                        FromParticipant::Ready { round }
+                    }
+                };
+                t.send(&msgs::encode(&reply)).map_err(io)?;
+            }
+            ToParticipant::Skip { .. } => {}
+            ToParticipant::SecAgg { round, index } => {
+                let Some((r, input)) = pending.take().filter(|p| p.0 == round) else {
+                    return Err(proto(format!(
+                        "round {round}: a secure sum without a ready update"
+                    )));
+                };
+                debug_assert_eq!(r, round);
+                run_client(&mut t, index, input, rng, |_| {})?;
+                t.set_max_frame(frame);
+            }
+            ToParticipant::Finish { params } => {
+                if params.len() != d {
+                    return Err(proto("final parameters of the wrong length".into()));
+                }
+                let a = me.accounting();
+                return Ok(JoinReport {
+                    params,
+                    rounds_joined: a.rounds_joined,
+                    epsilon: a.epsilon,
+                });
+            }
+            ToParticipant::Abort { reason } => return Err(proto(format!("aborted: {reason}"))),
+            ToParticipant::Setup(_) => return Err(proto("a second setup".into())),
+        }
+    }
+}
+
+/// The default state file of a participant: beside its data, named by the run.
+pub fn default_state_path(data: &Path, id: u32) -> PathBuf {
+    data.with_extension(format!("fl-state-{id}.json"))
+}
