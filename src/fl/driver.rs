@@ -65,7 +65,8 @@ fn exchange(
     expect: &[ClientId],
     events: &mut Vec<String>,
 ) -> BTreeMap<ClientId, FromParticipant> {
-    let results: Vec<(ClientId, Result<Option<Vec<u8>>, String>)> = std::thread::scope(|s| {
+    type Answer = (ClientId, Result<Option<Vec<u8>>, String>);
+    let results: Vec<Answer> = std::thread::scope(|s| {
         let handles: Vec<_> = conns
             .iter_mut()
             .filter_map(|(&u, t)| {
@@ -408,10 +409,12 @@ fn check_setup(s: &Setup, data: &Dataset, max_epsilon: Option<f64>) -> Result<()
         ));
     }
     let l = &s.local;
-    if !(1..=1000).contains(&l.epochs)
-        || !(l.sampling_rate > 0.0 && l.sampling_rate <= 1.0)
-        || !(l.lr.is_finite() && l.lr > 0.0)
-    {
+    let ok = (1..=1000).contains(&l.epochs)
+        && l.sampling_rate > 0.0
+        && l.sampling_rate <= 1.0
+        && l.lr.is_finite()
+        && l.lr > 0.0;
+    if !ok {
         return bad(format!("local training settings out of range: {l:?}"));
     }
     if !(1..=100_000).contains(&s.rounds) {
@@ -523,10 +526,8 @@ pub fn join<R: CryptoRng + ?Sized>(
                 params,
                 max_records,
             } => {
-                if params.len() != d
-                    || params.iter().any(|x| !x.is_finite())
-                    || !(max_records > 0.0)
-                {
+                let max_ok = max_records.is_finite() && max_records > 0.0;
+                if params.len() != d || params.iter().any(|x| !x.is_finite()) || !max_ok {
                     return Err(proto(format!("round {round}: bad parameters")));
                 }
                 let cached = match &st.last {
