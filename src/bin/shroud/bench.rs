@@ -24,6 +24,10 @@ pub enum BenchCommand {
     Train(crate::bench_train::TrainBenchArgs),
     /// Secure aggregation: server and clients in one process, time and bytes per client.
     Secagg(crate::bench_secagg::SecAggArgs),
+    /// Federated learning: time per round, secure and plaintext; --utility for accuracy
+    /// and membership inference on the built-in hospitals.
+    #[cfg(feature = "train")]
+    Fl(crate::bench_fl::FlBenchArgs),
 }
 
 #[derive(Args)]
@@ -124,6 +128,8 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
         #[cfg(feature = "train")]
         BenchCommand::Train(a) => crate::bench_train::run(a),
         BenchCommand::Secagg(a) => crate::bench_secagg::run(a),
+        #[cfg(feature = "train")]
+        BenchCommand::Fl(a) => crate::bench_fl::run(a),
     }
 }
 

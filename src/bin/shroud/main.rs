@@ -1,6 +1,8 @@
 //! The `shroud` command-line tool.
 
 mod bench;
+#[cfg(feature = "train")]
+mod bench_fl;
 mod bench_mpc;
 mod bench_psi;
 mod bench_secagg;
