@@ -11,6 +11,8 @@
 //!   the round, and the round goes on without it).
 //! - [`secure`]: updates quantized and summed by [`crate::secagg`], weighted by data size
 //!   inside the sum.
+//! - [`ddg`]: participant-level DP with the distributed discrete Gaussian, noise added by
+//!   each participant before secure aggregation.
 //! - [`robust`]: the coordinate median, trimmed mean, Krum and multi-Krum over plaintext
 //!   updates, for a trusted coordinator facing malicious participants.
 //! - [`local`]: everyone in one process, with scripted attacks and dropouts.
@@ -52,6 +54,7 @@
 //! let run = LocalRun {
 //!     local: TrainConfig::new(1, SamplingRate::new(0.1)?, 0.5),
 //!     dp: None,
+//!     participant_dp: None,
 //!     attacks: vec![],
 //!     drops: Default::default(),
 //!     validation: Some(&test),
@@ -63,6 +66,7 @@
 //! ```
 
 pub mod coordinator;
+pub mod ddg;
 pub mod driver;
 mod error;
 pub mod local;

@@ -77,6 +77,7 @@ fn run(
     let r = LocalRun {
         local: local(),
         dp: None,
+        participant_dp: None,
         attacks,
         drops: BTreeMap::new(),
         validation: Some(&w.test),
@@ -175,6 +176,7 @@ fn a_participant_dropping_out_of_secure_aggregation_is_survived() {
     let r = LocalRun {
         local: local(),
         dp: None,
+        participant_dp: None,
         attacks: vec![],
         drops,
         validation: Some(&w.test),
@@ -311,6 +313,7 @@ fn record_level_budgets_are_charged_per_round_and_a_short_one_declines() {
     let r = LocalRun {
         local: local(),
         dp: Some(plan),
+        participant_dp: None,
         attacks: vec![],
         drops: BTreeMap::new(),
         validation: Some(&w.test),
@@ -428,4 +431,106 @@ fn bad_settings_and_updates_are_refused() {
     for bad in ["sign-flip", "scale:1", "scale:1:inf", "flip:1"] {
         assert!(Attack::parse(bad).is_err(), "{bad}");
     }
+}
+
+/// Participant-level DP: ten participants add their shares of discrete Gaussian noise in
+/// the secure sum. Each is charged per round joined from its own ledger; one whose budget
+/// covers two rounds declines after them and the run goes on. Plaintext modes refuse.
+#[test]
+fn participant_level_dp_charges_per_round_and_needs_secure_aggregation() {
+    use shroud::fl::ddg::{DdgPlan, ParticipantLevelDp};
+    let h = generate(&HospitalConfig::new(2000, 10, 9).unwrap());
+    let scaler = Scaler::standardize(&h.holdout);
+    let test = scaler.apply(&h.holdout).unwrap();
+    let rounds = 4;
+    let secure = SecureConfig {
+        bits: 20,
+        graph: GraphKind::Complete,
+        dropout: 0.2,
+        update_clip: 1.0,
+    };
+    let dim = Network::new(&Architecture::Logistic, test.n_features(), 2, 3)
+        .unwrap()
+        .n_params();
+    let plan = DdgPlan::calibrate(
+        ParticipantLevelDp {
+            epsilon: 8.0,
+            delta: 1e-5,
+            clip: 1.0,
+            min_survivors: 8,
+        },
+        dim,
+        rounds,
+    )
+    .unwrap();
+    assert!(plan.epsilon(rounds) <= 8.0);
+    let dir = std::env::temp_dir().join(format!("shroud-fl-ddg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ledger.json");
+    let ledger = Ledger::create(&path).unwrap();
+    for i in 0..10 {
+        let budget = if i == 0 { plan.epsilon(2) + 1e-6 } else { 8.0 };
+        ledger
+            .add_account(&format!("h{i}"), "fl", budget, 1e-5)
+            .unwrap();
+    }
+    let mut parts: Vec<Participant> = h
+        .hospitals
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let account = LedgerAccount {
+                ledger: Ledger::open(&path).unwrap(),
+                dataset: format!("h{i}"),
+                principal: "fl".into(),
+            };
+            Participant::new(i as u32, scaler.apply(d).unwrap(), Some(account))
+                .with_participant_level(plan)
+        })
+        .collect();
+    let mut run = LocalRun {
+        local: local(),
+        dp: None,
+        participant_dp: Some(plan),
+        attacks: vec![],
+        drops: BTreeMap::new(),
+        validation: Some(&test),
+    };
+    let cfg = config(rounds, Aggregation::Secure(secure), Some(1.0));
+    let mut coord = Coordinator::new(cfg, net_for(&test)).unwrap();
+    let report = run_local(&mut coord, &mut parts, &run, &mut shroud::rng::seeded(6)).unwrap();
+    assert_eq!(report.rounds[0].included.len(), 10);
+    for r in &report.rounds[2..] {
+        assert_eq!(r.included.len(), 9);
+        assert_eq!(r.declined[0].0, 0);
+    }
+    assert_eq!(report.epsilon[0].1, plan.epsilon(2));
+    assert_eq!(report.epsilon[5].1, plan.epsilon(rounds));
+    let fresh = Ledger::open(&path).unwrap();
+    let (rem, _) = fresh.remaining("h5", "fl").unwrap();
+    assert!((8.0 - rem - plan.epsilon(rounds)).abs() < 1e-5);
+    // Noise was added: the model differs from the same run without it.
+    run.participant_dp = None;
+    let mut plain_parts: Vec<Participant> = h
+        .hospitals
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Participant::new(i as u32, scaler.apply(d).unwrap(), None))
+        .collect();
+    let mut c2 = Coordinator::new(cfg, net_for(&test)).unwrap();
+    run_local(&mut c2, &mut plain_parts, &run, &mut shroud::rng::seeded(6)).unwrap();
+    assert_ne!(c2.global().params(), coord.global().params());
+    // Participant-level DP outside secure aggregation is refused.
+    run.participant_dp = Some(plan);
+    let mut c3 =
+        Coordinator::new(config(1, Aggregation::Plain, Some(1.0)), net_for(&test)).unwrap();
+    assert!(matches!(
+        run_local(&mut c3, &mut plain_parts, &run, &mut shroud::rng::seeded(6)),
+        Err(FlError::InvalidConfig(_))
+    ));
+}
+
+fn net_for(test: &Dataset) -> Network {
+    Network::new(&Architecture::Logistic, test.n_features(), 2, 3).unwrap()
 }

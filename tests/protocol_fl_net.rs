@@ -78,6 +78,7 @@ fn setup(w: &World, rounds: u32, dp: Option<DpSettings>) -> Setup {
         dp,
         update_clip: Some(S),
         secure_bits: Some(20),
+        participant_dp: None,
     }
 }
 

@@ -24,6 +24,7 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 
 use super::coordinator::{Aggregation, Checkpoint, Coordinator, RoundLog};
+use super::ddg::{DdgPlan, ParticipantLevelDp};
 use super::error::FlError;
 use super::local::accuracy_on;
 use super::msgs::{self, FromParticipant, Setup, ToParticipant};
@@ -151,6 +152,7 @@ pub fn serve<R: CryptoRng + ?Sized>(
         events.push(format!("resumed after round {}", c.round));
     }
     let d = coord.global().n_params();
+    let ddg = ddg_plan(setup, d)?;
     let frame = msgs::max_frame(d, setup.feature_names.iter().map(String::len).sum());
     let mut conns = accept_clients(listener, security, opts, n, &mut events);
     for t in conns.values_mut() {
@@ -250,6 +252,7 @@ pub fn serve<R: CryptoRng + ?Sized>(
                     round,
                     d,
                     &s,
+                    ddg.as_ref(),
                     frame,
                     &mut events,
                     &mut dropped,
@@ -302,6 +305,7 @@ fn secure_round<R: CryptoRng + ?Sized>(
     round: u32,
     d: usize,
     s: &SecureConfig,
+    ddg: Option<&DdgPlan>,
     frame: usize,
     events: &mut Vec<String>,
     dropped: &mut Vec<u32>,
@@ -334,7 +338,20 @@ fn secure_round<R: CryptoRng + ?Sized>(
     }
     let mut session = [0u8; 32];
     rng.fill_bytes(&mut session);
-    let params = session_params(index_of.len() as u32, d, s, session)?;
+    let params = match ddg {
+        Some(p) => {
+            let tol = crate::secagg::Tolerance::new(s.dropout, 0.0)?;
+            crate::secagg::Params::derive(
+                index_of.len() as u32,
+                d as u32,
+                p.bits,
+                s.graph,
+                tol,
+                session,
+            )?
+        }
+        None => session_params(index_of.len() as u32, d, s, session)?,
+    };
     for t in session_conns.values_mut() {
         t.set_max_frame(Message::max_len(&params).max(frame));
     }
@@ -346,7 +363,10 @@ fn secure_round<R: CryptoRng + ?Sized>(
     }
     let agg = result?;
     dropped.extend(agg.dropped.iter().map(|&i| index_of[i as usize]));
-    let mean = mean_from_sum(&agg.sum, agg.survivors.len(), s)?;
+    let mean = match ddg {
+        Some(p) => p.decode(&agg.sum, agg.survivors.len()),
+        None => mean_from_sum(&agg.sum, agg.survivors.len(), s)?,
+    };
     Ok((
         mean,
         agg.survivors
@@ -354,6 +374,25 @@ fn secure_round<R: CryptoRng + ?Sized>(
             .map(|&i| index_of[i as usize])
             .collect(),
     ))
+}
+
+/// The participant-level DP plan a setup describes (both sides calibrate it themselves).
+fn ddg_plan(setup: &Setup, dim: usize) -> Result<Option<DdgPlan>, FlError> {
+    let Some(p) = &setup.participant_dp else {
+        return Ok(None);
+    };
+    let (Some(clip), Some(_)) = (setup.update_clip, setup.secure_bits) else {
+        return Err(FlError::InvalidConfig(
+            "participant-level DP needs secure aggregation and an update bound".into(),
+        ));
+    };
+    let dp = ParticipantLevelDp {
+        epsilon: p.epsilon,
+        delta: p.delta,
+        clip,
+        min_survivors: p.min_survivors,
+    };
+    Ok(Some(DdgPlan::calibrate(dp, dim, setup.rounds)?))
 }
 
 /// A participant's answer to the last round it was asked, kept so that a resumed
@@ -495,7 +534,19 @@ pub fn join<R: CryptoRng + ?Sized>(
         }
         None => None,
     };
+    let ddg = ddg_plan(&setup, d)?;
+    if let (Some(p), Some(max)) = (&ddg, max_epsilon)
+        && p.dp.epsilon > max
+    {
+        return Err(FlError::InvalidConfig(format!(
+            "the run asks for participant-level epsilon {} and this participant allows {max}",
+            p.dp.epsilon
+        )));
+    }
     let mut me = Participant::new(id, data, account);
+    if let Some(p) = ddg {
+        me = me.with_participant_level(p);
+    }
     let mut st = ParticipantState {
         run_id: setup.run_id.clone(),
         accounting: me.accounting(),
@@ -553,13 +604,10 @@ pub fn join<R: CryptoRng + ?Sized>(
                         )? {
                             Response::Declined(why) => Cached::Declined(why),
                             Response::Update { delta, weight } => match secure {
-                                Some(s) => Cached::Ready(quantize_update(
-                                    &delta,
-                                    weight,
-                                    max_records,
-                                    &s,
-                                    rng,
-                                )?),
+                                Some(s) => Cached::Ready(match &ddg {
+                                    Some(p) => p.encode(&delta, rng)?,
+                                    None => quantize_update(&delta, weight, max_records, &s, rng)?,
+                                }),
                                 None => Cached::Update(delta),
                             },
                         };

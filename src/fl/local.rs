@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use rand_core::CryptoRng;
 
 use super::coordinator::{Aggregation, Coordinator, RoundLog};
+use super::ddg::DdgPlan;
 use super::error::FlError;
 use super::participant::{Participant, RecordLevelPlan, Response};
 use super::robust::l2_norm;
-use super::secure::secure_weighted_mean;
+use super::secure::{secure_ddg_mean, secure_weighted_mean};
 use crate::data::Dataset;
 use crate::train::dpsgd::{TrainConfig, feature_matrix};
 use crate::train::eval::accuracy;
@@ -61,6 +62,9 @@ pub struct LocalRun<'a> {
     pub local: TrainConfig,
     /// Record-level DP, if any.
     pub dp: Option<RecordLevelPlan>,
+    /// Participant-level DP (needs secure aggregation; the participants must have been
+    /// made with [`Participant::with_participant_level`] and the same plan).
+    pub participant_dp: Option<DdgPlan>,
     /// Cheating participants.
     pub attacks: Vec<Attack>,
     /// (round, participant) -> the secure-aggregation round after which it vanishes
@@ -106,6 +110,11 @@ pub fn run_local<R: CryptoRng + ?Sized>(
         .collect();
     let max_records = registered.iter().map(|r| r.1).max().unwrap_or(1).max(1) as f64;
     let cfg = *coord.config();
+    if run.participant_dp.is_some() && !matches!(cfg.aggregation, Aggregation::Secure(_)) {
+        return Err(FlError::InvalidConfig(
+            "participant-level DP adds its noise inside secure aggregation: use secure mode".into(),
+        ));
+    }
     while !coord.done() {
         let round = coord.round() + 1;
         let selected = coord.select(&registered);
@@ -154,14 +163,19 @@ pub fn run_local<R: CryptoRng + ?Sized>(
                 Aggregation::Secure(s) => {
                     let mut session = [0u8; 32];
                     rng.fill_bytes(&mut session);
-                    let m = secure_weighted_mean(
-                        &updates,
-                        &s,
-                        max_records,
-                        &secagg_drops,
-                        session,
-                        rng,
-                    )?;
+                    let m = match &run.participant_dp {
+                        Some(plan) => {
+                            secure_ddg_mean(&updates, plan, &s, &secagg_drops, session, rng)?
+                        }
+                        None => secure_weighted_mean(
+                            &updates,
+                            &s,
+                            max_records,
+                            &secagg_drops,
+                            session,
+                            rng,
+                        )?,
+                    };
                     let mut dropped = lost;
                     dropped.extend(m.dropped);
                     (m.mean, m.included, dropped)

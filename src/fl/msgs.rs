@@ -62,6 +62,22 @@ pub struct Setup {
     pub update_clip: Option<f64>,
     /// Bits per coordinate when updates are summed securely; `None` for plaintext.
     pub secure_bits: Option<u32>,
+    /// Participant-level DP: each participant adds its share of discrete Gaussian noise
+    /// (calibrated by itself from these settings and the update bound).
+    #[serde(default)]
+    pub participant_dp: Option<ParticipantDpSettings>,
+}
+
+/// Participant-level DP settings, as the coordinator sends them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantDpSettings {
+    /// Target epsilon for a participant that joins every round.
+    pub epsilon: f64,
+    /// delta.
+    pub delta: f64,
+    /// Participants whose noise is guaranteed to be in each round's sum.
+    pub min_survivors: u32,
 }
 
 /// Coordinator to participant.

@@ -3,6 +3,7 @@
 
 use rand_core::CryptoRng;
 
+use super::ddg::DdgPlan;
 use super::error::FlError;
 use super::robust::clip_norm;
 use crate::data::Dataset;
@@ -108,6 +109,7 @@ pub struct Participant {
     id: u32,
     data: Dataset,
     account: Option<LedgerAccount>,
+    participant_level: Option<DdgPlan>,
     steps_taken: u64,
     rounds_joined: u32,
     epsilon: f64,
@@ -121,10 +123,18 @@ impl Participant {
             id,
             data,
             account,
+            participant_level: None,
             steps_taken: 0,
             rounds_joined: 0,
             epsilon: 0.0,
         }
+    }
+
+    /// Takes part under participant-level DP: before each round it joins it charges the
+    /// epsilon that round adds under `plan` (instead of record-level DP-SGD).
+    pub fn with_participant_level(mut self, plan: DdgPlan) -> Self {
+        self.participant_level = Some(plan);
+        self
     }
 
     /// Its identifier.
@@ -164,6 +174,21 @@ impl Participant {
         self.epsilon
     }
 
+    /// Charges the ledger (if any); `Some(reason)` when the budget is short.
+    fn charge(&self, cost: f64, delta: f64) -> Result<Option<String>, FlError> {
+        let Some(a) = &self.account else {
+            return Ok(None);
+        };
+        match a.ledger.spend(&a.dataset, &a.principal, cost, delta) {
+            Ok(()) => Ok(None),
+            Err(crate::dp::DpError::BudgetExceeded { remaining, .. }) => Ok(Some(format!(
+                "budget: this round costs epsilon {cost:.4}, {:.4} remains",
+                remaining.0
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Trains `global` on its records and returns the change, clipped to L2 norm
     /// `update_clip` when given. With record-level DP it first charges its ledger the
     /// epsilon this round adds (the accountant's epsilon after the round minus before it,
@@ -186,6 +211,18 @@ impl Participant {
     ) -> Result<Response, FlError> {
         let mut net = global.clone();
         let before = net.params();
+        if let Some(plan) = self.participant_level {
+            let after = plan.epsilon(self.rounds_joined + 1);
+            let delta = if self.rounds_joined == 0 {
+                plan.dp.delta
+            } else {
+                0.0
+            };
+            if let Some(why) = self.charge((after - self.epsilon).max(0.0), delta)? {
+                return Ok(Response::Declined(why));
+            }
+            self.epsilon = after;
+        }
         let sgd = match dp {
             Some(plan) => {
                 let after_steps = self.steps_taken + plan.steps_per_round;
@@ -203,17 +240,8 @@ impl Participant {
                 } else {
                     0.0
                 };
-                if let Some(a) = &self.account {
-                    match a.ledger.spend(&a.dataset, &a.principal, cost, delta) {
-                        Ok(()) => {}
-                        Err(crate::dp::DpError::BudgetExceeded { remaining, .. }) => {
-                            return Ok(Response::Declined(format!(
-                                "budget: this round costs epsilon {cost:.4}, {:.4} remains",
-                                remaining.0
-                            )));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                if let Some(why) = self.charge(cost, delta)? {
+                    return Ok(Response::Declined(why));
                 }
                 self.steps_taken = after_steps;
                 self.epsilon = eps_after;

@@ -168,3 +168,37 @@ pub fn mean_from_sum(sum: &[u64], count: usize, cfg: &SecureConfig) -> Result<Ve
     }
     Ok(rest.iter().map(|x| x / weight).collect())
 }
+
+/// As [`secure_weighted_mean`] under participant-level DP: every participant's input is
+/// its update with its share of discrete Gaussian noise ([`super::ddg`]); the result is
+/// the unweighted noisy mean over the participants that finish.
+///
+/// # Errors
+/// As [`secure_weighted_mean`]; [`FlError::BadUpdate`] from the encoding.
+///
+/// # Privacy
+/// [`super::ddg::DdgPlan`]'s guarantee, if at least its `min_survivors` finish.
+pub fn secure_ddg_mean<R: CryptoRng + ?Sized>(
+    updates: &[(u32, Vec<f64>, f64)],
+    plan: &super::ddg::DdgPlan,
+    cfg: &SecureConfig,
+    drops: &BTreeMap<ClientId, u8>,
+    session: [u8; 32],
+    rng: &mut R,
+) -> Result<SecureMean, FlError> {
+    let mut inputs = Vec::with_capacity(updates.len());
+    for (_, delta, _) in updates {
+        inputs.push(plan.encode(delta, rng)?);
+    }
+    let n = u32::try_from(updates.len())
+        .map_err(|_| FlError::InvalidConfig("too many participants".into()))?;
+    let tol = Tolerance::new(cfg.dropout, 0.0)?;
+    let params = Params::derive(n, plan.dim as u32, plan.bits, cfg.graph, tol, session)?;
+    let (agg, _) = secagg::run_local(&params, inputs, drops, rng)?;
+    let name = |c: &ClientId| updates[*c as usize].0;
+    Ok(SecureMean {
+        mean: plan.decode(&agg.sum, agg.survivors.len()),
+        included: agg.survivors.iter().map(name).collect(),
+        dropped: agg.dropped.iter().map(name).collect(),
+    })
+}

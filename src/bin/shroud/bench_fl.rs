@@ -13,6 +13,7 @@ use shroud::data::scaler::Scaler;
 use shroud::dp::calibrate::Accountant;
 use shroud::dp::{Delta, SamplingRate};
 use shroud::fl::coordinator::{Aggregation, Coordinator, Selection, ServerConfig};
+use shroud::fl::ddg::{DdgPlan, ParticipantLevelDp};
 use shroud::fl::local::{LocalRun, accuracy_on, run_local};
 use shroud::fl::participant::{Participant, RecordLevelDp, RecordLevelPlan};
 use shroud::fl::secure::SecureConfig;
@@ -104,6 +105,7 @@ fn time_rounds(s: &Setting, aggregation: Aggregation, rounds: u32) -> Result<f64
     let run = LocalRun {
         local: TrainConfig::new(1, SamplingRate::new(0.2)?, 0.1),
         dp: None,
+        participant_dp: None,
         attacks: vec![],
         drops: Default::default(),
         validation: None,
@@ -150,22 +152,31 @@ fn utility(seeds: u64) -> Result<Vec<Utility>, Failure> {
     let rounds = 10;
     let local = TrainConfig::new(1, SamplingRate::new(0.05)?, 0.5);
     let mut out: Vec<Utility> = Vec::new();
-    let configs: Vec<(String, Option<f64>, bool)> = vec![
+    // (label, record-level epsilon, participant-level epsilon, one hospital alone)
+    let configs: Vec<(String, Option<f64>, Option<f64>, bool)> = vec![
         (
             "non-private FedAvg (secure aggregation)".into(),
             None,
+            None,
             false,
         ),
-        ("record-level DP, epsilon 1".into(), Some(1.0), false),
-        ("record-level DP, epsilon 3".into(), Some(3.0), false),
-        ("record-level DP, epsilon 8".into(), Some(8.0), false),
+        ("record-level DP, epsilon 1".into(), Some(1.0), None, false),
+        ("record-level DP, epsilon 3".into(), Some(3.0), None, false),
+        ("record-level DP, epsilon 8".into(), Some(8.0), None, false),
+        (
+            "participant-level DP, epsilon 8".into(),
+            None,
+            Some(8.0),
+            false,
+        ),
         (
             "one hospital alone (hospital 2, non-private)".into(),
+            None,
             None,
             true,
         ),
     ];
-    for (label, eps, alone) in configs {
+    for (label, eps, part_eps, alone) in configs {
         let mut u = Utility {
             label,
             accuracy: vec![],
@@ -176,14 +187,29 @@ fn utility(seeds: u64) -> Result<Vec<Utility>, Failure> {
             let scaler = Scaler::standardize(&h.holdout);
             let test = scaler.apply(&h.holdout)?;
             let chosen: Vec<usize> = if alone { vec![1] } else { vec![0, 1, 2] };
+            let dim = Network::new(&Architecture::Logistic, test.n_features(), 2, seed)?.n_params();
+            let ddg = match part_eps {
+                // All three must finish for their noise to count: no dropout tolerated.
+                Some(e) => Some(DdgPlan::calibrate(
+                    ParticipantLevelDp {
+                        epsilon: e,
+                        delta: 1e-5,
+                        clip: S,
+                        min_survivors: 3,
+                    },
+                    dim,
+                    rounds,
+                )?),
+                None => None,
+            };
             let mut parts: Vec<Participant> = chosen
                 .iter()
                 .map(|&i| {
-                    Ok(Participant::new(
-                        i as u32,
-                        scaler.apply(&h.hospitals[i])?,
-                        None,
-                    ))
+                    let p = Participant::new(i as u32, scaler.apply(&h.hospitals[i])?, None);
+                    Ok(match ddg {
+                        Some(plan) => p.with_participant_level(plan),
+                        None => p,
+                    })
                 })
                 .collect::<Result<_, Failure>>()?;
             let dp = match eps {
@@ -205,6 +231,7 @@ fn utility(seeds: u64) -> Result<Vec<Utility>, Failure> {
             let run = LocalRun {
                 local,
                 dp,
+                participant_dp: ddg,
                 attacks: vec![],
                 drops: Default::default(),
                 validation: None,

@@ -10,9 +10,10 @@ use shroud::data::scaler::Scaler;
 use shroud::dp::budget::Ledger;
 use shroud::dp::{Delta, SamplingRate};
 use shroud::fl::coordinator::{Aggregation, Coordinator, Selection, ServerConfig};
+use shroud::fl::ddg::{DdgPlan, ParticipantLevelDp};
 use shroud::fl::driver as fl_driver;
 use shroud::fl::local::{Attack, LocalRun, accuracy_on, run_local};
-use shroud::fl::msgs::{DpSettings, LocalSettings, Setup};
+use shroud::fl::msgs::{DpSettings, LocalSettings, ParticipantDpSettings, Setup};
 use shroud::fl::participant::{LedgerAccount, Participant, RecordLevelDp, RecordLevelPlan};
 use shroud::fl::robust::RobustRule;
 use shroud::fl::secure::SecureConfig;
@@ -64,7 +65,9 @@ pub struct RunArgs {
     /// Secure-aggregation graph: complete or harary.
     #[arg(long, default_value = "complete")]
     graph: String,
-    /// Differential privacy: `record` (DP-SGD at each participant).
+    /// Differential privacy: `record` (DP-SGD at each participant) or `participant`
+    /// (each participant adds its share of discrete Gaussian noise inside the secure sum;
+    /// protects a participant's whole contribution).
     #[arg(long, requires = "epsilon")]
     dp: Option<String>,
     /// Target epsilon per participant for the whole run.
@@ -307,16 +310,44 @@ fn build(r: &RunArgs, test: &Dataset) -> Result<Built, Failure> {
             };
             Some(RecordLevelPlan::calibrate(dp, &local, r.rounds)?)
         }
+        // participant-level DP is planned by the caller, once the model size is known
+        Some("participant") => None,
         Some(other) => {
             return Err(Failure(format!(
-                "--dp {other}: only `record` (DP-SGD at each participant) is available; \
-                 participant-level DP is not built yet"
+                "--dp {other}: expected `record` (DP-SGD at each participant) or \
+                 `participant` (distributed discrete Gaussian in the secure sum)"
             )));
         }
     };
     let arch = Architecture::parse(&r.model)?;
     let net = Network::new(&arch, test.n_features(), test.n_classes(), r.seed)?;
     Ok((cfg, local, dp, net))
+}
+
+/// The participant-level DP plan for `n` participants and `dim` parameters, if asked.
+fn participant_plan(
+    r: &RunArgs,
+    cfg: &ServerConfig,
+    n: usize,
+    dim: usize,
+) -> Result<Option<DdgPlan>, Failure> {
+    if r.dp.as_deref() != Some("participant") {
+        return Ok(None);
+    }
+    let Aggregation::Secure(s) = cfg.aggregation else {
+        return Err(Failure(
+            "--dp participant adds its noise inside secure aggregation: drop --plain/--robust"
+                .into(),
+        ));
+    };
+    let survivors = ((1.0 - s.dropout) * n as f64).ceil().max(1.0) as u32;
+    let dp = ParticipantLevelDp {
+        epsilon: r.epsilon.unwrap_or(f64::NAN),
+        delta: r.delta,
+        clip: s.update_clip,
+        min_survivors: survivors,
+    };
+    Ok(Some(DdgPlan::calibrate(dp, dim, r.rounds)?))
 }
 
 fn local(a: LocalArgs) -> Result<(), Failure> {
@@ -360,10 +391,18 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
         return Err(Failure("--ledger needs --dp record --epsilon E".into()));
     }
     let (cfg, local, dp, net) = build(&a.run, &test)?;
+    let participant_dp = participant_plan(&a.run, &cfg, n, net.n_params())?;
+    if let Some(plan) = participant_dp {
+        parts = parts
+            .into_iter()
+            .map(|p| p.with_participant_level(plan))
+            .collect();
+    }
     let mut coord = Coordinator::new(cfg, net)?;
     let run = LocalRun {
         local,
         dp,
+        participant_dp,
         attacks: a
             .attack
             .iter()
@@ -416,6 +455,8 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
                 "test_accuracy": test_accuracy,
                 "epsilon": eps,
                 "noise_multiplier": dp.map(|p| p.sigma.get()),
+                "dp": a.run.dp,
+                "participant_noise_variance": participant_dp.map(|p| p.variance),
                 "log": report.rounds,
             })
         );
@@ -438,7 +479,7 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
             report.rounds.len()
         );
         for (id, e) in &report.epsilon {
-            if dp.is_some() {
+            if dp.is_some() || participant_dp.is_some() {
                 println!("participant {id}: epsilon {e:.4} (delta {})", a.run.delta);
             }
         }
@@ -493,6 +534,12 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
             Aggregation::Secure(s) => Some(s.bits),
             _ => None,
         },
+        participant_dp: participant_plan(&a.run, &cfg, a.participants as usize, net.n_params())?
+            .map(|p| ParticipantDpSettings {
+                epsilon: p.dp.epsilon,
+                delta: p.dp.delta,
+                min_survivors: p.dp.min_survivors,
+            }),
     };
     let mut coord = Coordinator::new(cfg, net)?;
     let security = a.channel.security()?;
