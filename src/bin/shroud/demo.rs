@@ -29,6 +29,8 @@ fn ms(t: Instant) -> String {
 }
 
 pub fn run() -> Result<(), Failure> {
+    #[cfg(feature = "train")]
+    crate::demo_story::run()?;
     let mut rng = shroud::rng::os_rng();
     let scale = FixedScale::new(FRAC_BITS)?;
     println!(

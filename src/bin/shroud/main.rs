@@ -11,6 +11,8 @@ mod bench_train;
 mod channel;
 mod data;
 mod demo;
+#[cfg(feature = "train")]
+mod demo_story;
 mod dp;
 #[cfg(feature = "train")]
 mod fl;
