@@ -534,3 +534,34 @@ fn participant_level_dp_charges_per_round_and_needs_secure_aggregation() {
 fn net_for(test: &Dataset) -> Network {
     Network::new(&Architecture::Logistic, test.n_features(), 2, 3).unwrap()
 }
+
+/// A participant available half the time declines some rounds (training and charging
+/// nothing), and the rounds go on without it.
+#[test]
+fn an_intermittently_available_participant_declines_rounds() {
+    let w = world(3, 12);
+    let mut parts = participants(&w);
+    parts[2] = Participant::new(2, w.parts[2].clone(), None).with_availability(0.5);
+    let mut coord = Coordinator::new(config(12, Aggregation::Plain, None), net(&w)).unwrap();
+    let r = LocalRun {
+        local: local(),
+        dp: None,
+        participant_dp: None,
+        attacks: vec![],
+        drops: BTreeMap::new(),
+        validation: Some(&w.test),
+    };
+    let report = run_local(&mut coord, &mut parts, &r, &mut shroud::rng::seeded(3)).unwrap();
+    let declined: Vec<u32> = report
+        .rounds
+        .iter()
+        .filter(|r| r.declined.iter().any(|d| d.0 == 2 && d.1.contains("not available")))
+        .map(|r| r.round)
+        .collect();
+    // Twelve fair coins: P[all the same] = 2^-11; the seed is fixed.
+    assert!(!declined.is_empty() && declined.len() < 12, "{declined:?}");
+    assert_eq!(parts[2].rounds_joined() as usize, 12 - declined.len());
+    for r in &report.rounds {
+        assert_eq!(r.included.contains(&2), !declined.contains(&r.round));
+    }
+}

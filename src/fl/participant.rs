@@ -110,6 +110,7 @@ pub struct Participant {
     data: Dataset,
     account: Option<LedgerAccount>,
     participant_level: Option<DdgPlan>,
+    availability: f64,
     steps_taken: u64,
     rounds_joined: u32,
     epsilon: f64,
@@ -124,6 +125,7 @@ impl Participant {
             data,
             account,
             participant_level: None,
+            availability: 1.0,
             steps_taken: 0,
             rounds_joined: 0,
             epsilon: 0.0,
@@ -134,6 +136,14 @@ impl Participant {
     /// epsilon that round adds under `plan` (instead of record-level DP-SGD).
     pub fn with_participant_level(mut self, plan: DdgPlan) -> Self {
         self.participant_level = Some(plan);
+        self
+    }
+
+    /// Takes part in a round it is selected for with probability `p` (a phone on a
+    /// charger, a hospital's nightly window); otherwise it declines, before training or
+    /// charging anything. `p` is clamped to [0, 1].
+    pub fn with_availability(mut self, p: f64) -> Self {
+        self.availability = if p.is_nan() { 1.0 } else { p.clamp(0.0, 1.0) };
         self
     }
 
@@ -209,6 +219,12 @@ impl Participant {
         update_clip: Option<f64>,
         rng: &mut R,
     ) -> Result<Response, FlError> {
+        if self.availability < 1.0 {
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            if u >= self.availability {
+                return Ok(Response::Declined("not available this round".into()));
+            }
+        }
         let mut net = global.clone();
         let before = net.params();
         if let Some(plan) = self.participant_level {

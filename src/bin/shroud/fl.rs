@@ -145,6 +145,10 @@ pub struct LocalArgs {
     /// The principal in the ledger.
     #[arg(long, default_value = "fl")]
     principal: String,
+    /// Each participant takes part in a round it is selected for with this probability
+    /// (otherwise it declines, training and charging nothing).
+    #[arg(long, default_value_t = 1.0)]
+    availability: f64,
 }
 
 #[derive(Args)]
@@ -377,7 +381,10 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
             }),
             None => None,
         };
-        parts.push(Participant::new(i as u32, scaler.apply(&raw)?, account));
+        parts.push(
+            Participant::new(i as u32, scaler.apply(&raw)?, account)
+                .with_availability(a.availability),
+        );
     }
     let n = parts.len();
     for at in &a.attack {
