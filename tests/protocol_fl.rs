@@ -555,7 +555,11 @@ fn an_intermittently_available_participant_declines_rounds() {
     let declined: Vec<u32> = report
         .rounds
         .iter()
-        .filter(|r| r.declined.iter().any(|d| d.0 == 2 && d.1.contains("not available")))
+        .filter(|r| {
+            r.declined
+                .iter()
+                .any(|d| d.0 == 2 && d.1.contains("not available"))
+        })
         .map(|r| r.round)
         .collect();
     // Twelve fair coins: P[all the same] = 2^-11; the seed is fixed.

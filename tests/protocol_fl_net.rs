@@ -116,6 +116,7 @@ type Joined = Vec<std::thread::JoinHandle<Result<JoinReport, String>>>;
 fn start(
     w: &World,
     rounds: u32,
+    setup_rounds: u32,
     ids: &[u32],
     dp: Option<DpSettings>,
     dir: Option<&Path>,
@@ -127,7 +128,7 @@ fn start(
     let p = pins(3);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let st = setup(w, rounds, dp);
+    let st = setup(w, setup_rounds, dp);
     let val = w.scaler.apply(&w.holdout).unwrap();
     let checkpoint = dir.map(|d| d.join("checkpoint.json"));
     let server_sec = p.server;
@@ -184,7 +185,7 @@ fn start(
 #[test]
 fn three_hospitals_over_pinned_channels_learn_with_secure_aggregation() {
     let w = world(1);
-    let (server, parts, _) = start(&w, 3, &[0, 1, 2], None, None);
+    let (server, parts, _) = start(&w, 3, 3, &[0, 1, 2], None, None);
     let (report, params) = server.join().unwrap();
     assert_eq!(report.rounds.len(), 3);
     for r in &report.rounds {
@@ -204,7 +205,7 @@ fn three_hospitals_over_pinned_channels_learn_with_secure_aggregation() {
 fn a_participant_killed_mid_round_is_a_dropout() {
     let w = world(2);
     let p = pins(3);
-    let (server, parts, addr) = start(&w, 2, &[0, 1], None, None);
+    let (server, parts, addr) = start(&w, 2, 2, &[0, 1], None, None);
     let sec = p.parts.into_iter().nth(2).unwrap();
     let mut t = connect(&addr, &sec, &opts(), "server").unwrap();
     t.set_max_frame(1 << 20);
@@ -226,10 +227,12 @@ fn a_participant_killed_mid_round_is_a_dropout() {
     }
 }
 
-/// Record-level DP with ledgers. Run A does rounds 1-2 and checkpoints; run B resumes
-/// and does round 3 (the participants charge for it). The coordinator then "crashes"
-/// before checkpointing round 3: run C resumes from the round-2 checkpoint and asks for
-/// round 3 again. The participants resend their answer: no retraining, no second charge.
+/// Record-level DP with ledgers, a run of 3 rounds. The coordinator stops after round 2
+/// (run A) and a restarted one resumes and does round 3 (run B; the participants charge
+/// for it). It then "crashes" before checkpointing round 3: run C resumes from the
+/// round-2 checkpoint and asks for round 3 again. The participants' inputs were summed
+/// once already, so they decline: no retraining, no second charge, and no second sum of
+/// the same inputs (which, without some participant, would reveal the others').
 #[test]
 fn a_resumed_coordinator_neither_loses_nor_double_charges_budget() {
     let w = world(3);
@@ -247,7 +250,7 @@ fn a_resumed_coordinator_neither_loses_nor_double_charges_budget() {
         accountant: "rdp".into(),
     };
     let run = |rounds: u32| {
-        let (server, parts, _) = start(&w, rounds, &[0, 1, 2], Some(dp.clone()), Some(&dir));
+        let (server, parts, _) = start(&w, rounds, 3, &[0, 1, 2], Some(dp.clone()), Some(&dir));
         let (report, params) = server.join().unwrap();
         let joined: Vec<JoinReport> = parts
             .into_iter()
@@ -255,8 +258,7 @@ fn a_resumed_coordinator_neither_loses_nor_double_charges_budget() {
             .collect();
         (report, params, joined)
     };
-    // The run's DP plan is for 3 rounds; A and B are the same run cut short.
-    let (a, _, _) = run(2);
+    let (a, params_a, _) = run(2);
     assert_eq!(a.rounds.len(), 2);
     let after_two = std::fs::read(dir.join("checkpoint.json")).unwrap();
     let (b, params_b, joined_b) = run(3);
@@ -266,8 +268,13 @@ fn a_resumed_coordinator_neither_loses_nor_double_charges_budget() {
     std::fs::write(dir.join("checkpoint.json"), &after_two).unwrap();
     let (c, params_c, joined_c) = run(3);
     assert_eq!(c.rounds.len(), 3);
-    // Same answers, so the same model, and the same spending.
-    assert_eq!(params_b, params_c);
+    let last = &c.rounds[2];
+    assert!(last.included.is_empty(), "{last:?}");
+    assert_eq!(last.declined.len(), 3);
+    assert!(last.declined[0].1.contains("already summed"), "{last:?}");
+    // Round 3 of run C changed nothing: the model is run A's, and run B's differs.
+    assert_eq!(params_c, params_a);
+    assert_ne!(params_b, params_a);
     // The participants' epsilon after round 3 is the accountant's for the steps taken
     // (checked against dpsgd_epsilon in protocol_fl.rs); here: equal in runs B and C.
     for (jb, jc) in joined_b.iter().zip(&joined_c) {
@@ -275,6 +282,14 @@ fn a_resumed_coordinator_neither_loses_nor_double_charges_budget() {
         assert_eq!(jc.rounds_joined, 3);
         assert_eq!(jb.epsilon, jc.epsilon);
     }
+    // Resuming the same run with other settings (here 4 rounds) is refused by the
+    // participants: it would change what their past rounds cost.
+    let (server, parts, _) = start(&w, 4, 4, &[0, 1, 2], Some(dp.clone()), Some(&dir));
+    for h in parts {
+        let e = h.join().unwrap().unwrap_err();
+        assert!(e.contains("other settings"), "{e}");
+    }
+    let _ = server.join();
     let fresh = Ledger::open(&dir.join("ledger.json")).unwrap();
     for (i, j) in joined_c.iter().enumerate() {
         let (rem, _) = fresh.remaining(&format!("h{i}"), "fl").unwrap();

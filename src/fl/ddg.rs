@@ -13,14 +13,19 @@
 //! by data size would make one participant's influence depend on its size).
 //!
 //! # Accounting
-//! Neighbouring runs differ by one participant's whole contribution. Its integer vector
-//! has L2 norm at most Delta2 = gamma S + sqrt(d) (rounding moves each coordinate by less
-//! than 1) and L1 norm at most sqrt(d) Delta2. If at least N participants' noise is in
-//! the sum, Proposition 14 of Kairouz et al. gives, at every Renyi order alpha,
+//! Neighbouring runs differ in one participant's whole contribution, replaced by any
+//! other (removal is replacement by a participant sending zeros: the number of
+//! participants in a sum is public, and each adds its noise share). One integer vector
+//! has L2 norm at most gamma S + sqrt(d) (rounding moves each coordinate by less than 1),
+//! so the difference has L2 norm at most Delta2 = 2 (gamma S + sqrt(d)) and L1 norm at
+//! most sqrt(d) Delta2. If at least N participants' noise is in the sum (the
+//! secure-aggregation threshold is at least N, so no sum completes with fewer), Proposition
+//! 14 of Kairouz et al. gives, at every Renyi order alpha,
 //! D_alpha <= alpha rho with
 //! rho = min( (Delta2^2 / (N v) + 2 Delta1 tau / sqrt(N v) + tau^2 d) / 2,
 //! (Delta2 / sqrt(N v) + tau sqrt(d))^2 / 2 ),
-//! tau = 10 sum_{k=1}^{N-1} exp(-2 pi^2 v k / (k + 1)): rho-zCDP. Rounds compose by
+//! tau = 10 sum_{k=1}^{N-1} exp(-2 pi^2 v k / (k + 1)) <= 10 (N - 1) exp(-pi^2 v) (the
+//! bound used): rho-zCDP. Rounds compose by
 //! adding rho (a participant is charged only for the rounds it joins; sampling's
 //! amplification is not claimed, which over-counts, never under-counts), and
 //! (epsilon, delta) comes from rho + 2 sqrt(rho ln(1/delta)). N is the number of
@@ -116,7 +121,8 @@ impl DdgPlan {
         }
         // The grid: rounding may add sqrt(d) to the norm; make it 1 % of gamma S.
         let gamma = 100.0 * (dim as f64).sqrt() / dp.clip;
-        let delta2 = gamma * dp.clip + (dim as f64).sqrt();
+        // Replace-one: two participants' vectors, each of norm gamma S + sqrt(d).
+        let delta2 = 2.0 * (gamma * dp.clip + (dim as f64).sqrt());
         // rho for the whole run from the target: epsilon = rho + 2 sqrt(rho L).
         let l = -dp.delta.ln();
         let rho_run = ((l + dp.epsilon).sqrt() - l.sqrt()).powi(2);
@@ -129,7 +135,7 @@ impl DdgPlan {
             || zcdp_epsilon(rho_of(delta2, dim, n, v) * f64::from(rounds), dp.delta) > dp.epsilon
         {
             v = (v * 1.001).ceil();
-            if v > 1e30 {
+            if v > 2f64.powi(53) {
                 return bad("no noise level meets the target".into());
             }
         }
@@ -143,11 +149,16 @@ impl DdgPlan {
                 "a model of {dim} parameters needs {bits}-bit inputs"
             ));
         }
+        if v > 2f64.powi(53) {
+            return bad("no noise level below 2^53 meets the target".into());
+        }
+        // v is an integer below 2^53: exact as u64 and as f64.
+        let variance = v as u64;
         Ok(DdgPlan {
             dp,
             gamma,
-            variance: v as u64,
-            rho_per_round: rho_of(delta2, dim, n, v),
+            variance,
+            rho_per_round: rho_of(delta2, dim, n, variance as f64),
             bits,
             dim,
         })
@@ -236,7 +247,7 @@ mod tests {
         );
         assert!(p.epsilon(3) < p.epsilon(10));
         // Against the continuous Gaussian with the summed variance: tau is negligible.
-        let delta2 = p.gamma + 7f64.sqrt();
+        let delta2 = 2.0 * (p.gamma + 7f64.sqrt());
         let gauss = delta2 * delta2 / (2.0 * 8.0 * p.variance as f64);
         assert!((p.rho_per_round - gauss).abs() <= 1e-12 * gauss);
         // Ten participants' noisy inputs decode to the mean within the noise.

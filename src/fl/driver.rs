@@ -32,12 +32,14 @@ use super::participant::{
     Accounting, LedgerAccount, Participant, RecordLevelDp, RecordLevelPlan, Response,
 };
 use super::robust::l2_norm;
-use super::secure::{SecureConfig, mean_from_sum, quantize_update, session_params};
+use super::secure::{
+    SecureConfig, mean_from_sum, quantization_bound, quantize_update, session_params,
+};
 use crate::data::Dataset;
 use crate::dp::calibrate::Accountant;
 use crate::dp::{Delta, SamplingRate};
 use crate::net::{self, ChannelOptions, Security};
-use crate::secagg::driver::{Conn, accept_clients, client_name, run_client, run_server};
+use crate::secagg::driver::{Conn, accept_clients, client_name, run_client_checked, run_server};
 use crate::secagg::{ClientId, Message};
 use crate::train::dpsgd::{ClipNorm, TrainConfig};
 use crate::train::network::Network;
@@ -170,7 +172,7 @@ pub fn serve<R: CryptoRng + ?Sized>(
             other => drop_participant(
                 &mut conns,
                 u,
-                format!("expected hello, got {other:?}"),
+                format!("expected hello, got {}", msg_kind(&other)),
                 &mut events,
             ),
         }
@@ -217,36 +219,48 @@ pub fn serve<R: CryptoRng + ?Sized>(
         let mut declined = Vec::new();
         let mut updates = Vec::new();
         let mut ready = Vec::new();
+        let secure = matches!(cfg.aggregation, Aggregation::Secure(_));
+        // An honest participant bounds its update; a plaintext one above the bound (with
+        // float slack) is refused rather than averaged.
+        let bound = cfg.update_clip.map(|c| c * (1.0 + 1e-9));
         for (u, m) in answers {
-            match m {
+            let refuse = match m {
                 FromParticipant::Declined { round: r, reason } if r == round => {
-                    declined.push((u, reason))
+                    declined.push((u, clip_text(&reason)));
+                    None
                 }
                 FromParticipant::Update { round: r, delta }
-                    if r == round && delta.len() == d && delta.iter().all(|x| x.is_finite()) =>
+                    if !secure
+                        && r == round
+                        && delta.len() == d
+                        && delta.iter().all(|x| x.is_finite())
+                        && bound.is_none_or(|b| l2_norm(&delta) <= b) =>
                 {
                     updates.push((u, delta, records[&u] as f64));
+                    None
                 }
-                FromParticipant::Ready { round: r } if r == round => ready.push(u),
-                other => {
-                    drop_participant(
-                        &mut conns,
-                        u,
-                        format!("round {round}: unexpected {other:?}"),
-                        &mut events,
-                    );
-                    dropped.push(u);
+                FromParticipant::Ready { round: r } if secure && r == round => {
+                    ready.push(u);
+                    None
                 }
+                FromParticipant::Update { .. } => Some(
+                    "an update that is malformed, over the norm bound, for another round, or in plaintext in a secure run",
+                ),
+                FromParticipant::Ready { .. } => {
+                    Some("ready for another round, or in a plaintext run")
+                }
+                FromParticipant::Declined { .. } => Some("declined another round"),
+                FromParticipant::Hello { .. } => Some("a second hello"),
+                FromParticipant::Abort { .. } => Some("aborted"),
+            };
+            if let Some(why) = refuse {
+                drop_participant(&mut conns, u, format!("round {round}: {why}"), &mut events);
+                dropped.push(u);
             }
         }
         let (aggregate, included) = match cfg.aggregation {
             Aggregation::Secure(s) => {
-                if !updates.is_empty() {
-                    return Err(FlError::InvalidConfig(
-                        "a plaintext update in a secure run".into(),
-                    ));
-                }
-                secure_round(
+                let r = secure_round(
                     &mut conns,
                     &ready,
                     round,
@@ -257,13 +271,40 @@ pub fn serve<R: CryptoRng + ?Sized>(
                     &mut events,
                     &mut dropped,
                     rng,
-                )?
+                );
+                match r {
+                    // The mean of updates bounded by S has norm at most S, plus the
+                    // quantization error; a larger one means a participant cheated.
+                    Ok((mean, inc))
+                        if ddg.is_some()
+                            || l2_norm(&mean)
+                                <= s.update_clip
+                                    + (d as f64).sqrt()
+                                        * quantization_bound(&s, inc.len(), 1.0) =>
+                    {
+                        (mean, inc)
+                    }
+                    Ok((_, inc)) => {
+                        events.push(format!(
+                            "round {round}: the secure sum of {:?} is outside the norm bound: not applied",
+                            inc
+                        ));
+                        (vec![0.0; d], vec![])
+                    }
+                    Err(e) => {
+                        events.push(format!("round {round}: secure aggregation failed: {e}"));
+                        (vec![0.0; d], vec![])
+                    }
+                }
             }
             _ if updates.is_empty() => (vec![0.0; d], vec![]),
-            _ => (
-                coord.aggregate_plain(&updates)?,
-                updates.iter().map(|u| u.0).collect(),
-            ),
+            _ => match coord.aggregate_plain(&updates) {
+                Ok(a) => (a, updates.iter().map(|u| u.0).collect()),
+                Err(e) => {
+                    events.push(format!("round {round}: {e}"));
+                    (vec![0.0; d], vec![])
+                }
+            },
         };
         let aggregate_norm = l2_norm(&aggregate);
         coord.apply(&aggregate)?;
@@ -314,6 +355,16 @@ fn secure_round<R: CryptoRng + ?Sized>(
     if ready.is_empty() {
         return Ok((vec![0.0; d], vec![]));
     }
+    if let Some(p) = ddg
+        && (ready.len() as u32) < p.dp.min_survivors
+    {
+        events.push(format!(
+            "round {round}: {} participants ready, the participant-level noise needs {}: round skipped",
+            ready.len(),
+            p.dp.min_survivors
+        ));
+        return Ok((vec![0.0; d], vec![]));
+    }
     // Tell each ready participant its index, then hand its connection to secagg.
     let mut session_conns: BTreeMap<ClientId, Conn> = BTreeMap::new();
     let mut index_of = Vec::new();
@@ -338,19 +389,29 @@ fn secure_round<R: CryptoRng + ?Sized>(
     }
     let mut session = [0u8; 32];
     rng.fill_bytes(&mut session);
+    let m = index_of.len() as u32;
     let params = match ddg {
         Some(p) => {
+            // No sum may complete with fewer noise shares than the plan counts.
+            let need = p.dp.min_survivors;
             let tol = crate::secagg::Tolerance::new(s.dropout, 0.0)?;
-            crate::secagg::Params::derive(
-                index_of.len() as u32,
-                d as u32,
-                p.bits,
-                s.graph,
-                tol,
-                session,
-            )?
+            let derived =
+                crate::secagg::Params::derive(m, d as u32, p.bits, s.graph, tol, session)?;
+            if (derived.threshold() as u32) < need {
+                crate::secagg::Params::custom(
+                    m,
+                    d as u32,
+                    p.bits,
+                    crate::secagg::GraphKind::Complete,
+                    m - 1,
+                    need,
+                    session,
+                )?
+            } else {
+                derived
+            }
         }
-        None => session_params(index_of.len() as u32, d, s, session)?,
+        None => session_params(m, d, s, session)?,
     };
     for t in session_conns.values_mut() {
         t.set_max_frame(Message::max_len(&params).max(frame));
@@ -404,12 +465,45 @@ enum Cached {
     Declined(String),
 }
 
+/// The last round a participant answered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Last {
+    round: u32,
+    answer: Cached,
+    /// Its secure input went into a sum: it is never sent again (a second sum without
+    /// some other participant would reveal it with only its own noise).
+    summed: bool,
+}
+
 /// The participant's state file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct ParticipantState {
     run_id: String,
+    /// SHA-256 of the setup: a resumed run must not change its settings.
+    setup_hash: String,
     accounting: Accounting,
-    last: Option<(u32, Cached)>,
+    last: Option<Last>,
+}
+
+fn setup_hash(setup: &Setup) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(msgs::encode(setup));
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn msg_kind(m: &FromParticipant) -> &'static str {
+    match m {
+        FromParticipant::Hello { .. } => "hello",
+        FromParticipant::Update { .. } => "update",
+        FromParticipant::Ready { .. } => "ready",
+        FromParticipant::Declined { .. } => "declined",
+        FromParticipant::Abort { .. } => "abort",
+    }
+}
+
+/// At most 200 characters of a peer's text.
+fn clip_text(s: &str) -> String {
+    s.chars().take(200).collect()
 }
 
 fn save_state(path: &Path, s: &ParticipantState) -> Result<(), FlError> {
@@ -503,7 +597,19 @@ pub fn join<R: CryptoRng + ?Sized>(
     let setup = match msgs::decode::<ToParticipant>(&t.recv().map_err(io)?).map_err(proto)? {
         ToParticipant::Setup(s) => *s,
         ToParticipant::Abort { reason } => return Err(proto(format!("aborted: {reason}"))),
-        other => return Err(proto(format!("expected the setup, got {other:?}"))),
+        other => {
+            return Err(proto(format!(
+                "expected the setup, got {}",
+                match other {
+                    ToParticipant::Train { .. } => "train",
+                    ToParticipant::Skip { .. } => "skip",
+                    ToParticipant::SecAgg { .. } => "secagg",
+                    ToParticipant::Finish { .. } => "finish",
+                    ToParticipant::Abort { .. } => "abort",
+                    ToParticipant::Setup(_) => "setup",
+                }
+            )));
+        }
     };
     check_setup(&setup, raw, max_epsilon)?;
     let data = setup
@@ -534,6 +640,11 @@ pub fn join<R: CryptoRng + ?Sized>(
         }
         None => None,
     };
+    if setup.dp.is_some() && setup.participant_dp.is_some() {
+        return Err(proto(
+            "a setup with both record-level and participant-level DP".into(),
+        ));
+    }
     let ddg = ddg_plan(&setup, d)?;
     if let (Some(p), Some(max)) = (&ddg, max_epsilon)
         && p.dp.epsilon > max
@@ -547,23 +658,41 @@ pub fn join<R: CryptoRng + ?Sized>(
     if let Some(p) = ddg {
         me = me.with_participant_level(p);
     }
+    let hash = setup_hash(&setup);
     let mut st = ParticipantState {
         run_id: setup.run_id.clone(),
+        setup_hash: hash.clone(),
         accounting: me.accounting(),
         last: None,
     };
-    if let Some(path) = state
-        && let Ok(bytes) = std::fs::read(path)
-    {
-        let old: ParticipantState = serde_json::from_slice(&bytes)
-            .map_err(|e| FlError::InvalidConfig(format!("state file {}: {e}", path.display())))?;
-        if old.run_id == setup.run_id {
-            me.restore(old.accounting);
-            st = old;
+    if let Some(path) = state {
+        let bad = |e: String| FlError::InvalidConfig(format!("state file {}: {e}", path.display()));
+        match std::fs::read(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(bad(e.to_string())),
+            Ok(bytes) => {
+                let old: ParticipantState =
+                    serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+                if old.run_id == setup.run_id {
+                    if old.setup_hash != hash {
+                        return Err(bad(format!(
+                            "run {} resumed with other settings (rounds, privacy or model): \
+                             refused, they would change what was spent",
+                            setup.run_id
+                        )));
+                    }
+                    me.restore(old.accounting);
+                    st = old;
+                }
+            }
         }
     }
+    // With DP the exact record count would be a non-private release: announce 1, and the
+    // coordinator averages without weights.
+    let private = setup.dp.is_some() || setup.participant_dp.is_some();
+    let announced = if private { 1 } else { me.n_records() as u64 };
     t.send(&msgs::encode(&FromParticipant::Hello {
-        records: me.n_records() as u64,
+        records: announced,
     }))
     .map_err(io)?;
     let frame = msgs::max_frame(d, setup.feature_names.iter().map(String::len).sum());
@@ -581,8 +710,18 @@ pub fn join<R: CryptoRng + ?Sized>(
                 if params.len() != d || params.iter().any(|x| !x.is_finite()) || !max_ok {
                     return Err(proto(format!("round {round}: bad parameters")));
                 }
+                let last_round = st.last.as_ref().map_or(0, |l| l.round);
+                if round == 0 || round > setup.rounds || round < last_round {
+                    return Err(proto(format!(
+                        "round {round} asked after round {last_round} of {}",
+                        setup.rounds
+                    )));
+                }
                 let cached = match &st.last {
-                    Some((r, c)) if *r == round => Some(c.clone()),
+                    Some(l) if l.round == round && l.summed => Some(Cached::Declined(format!(
+                        "round {round}: this participant's input was already summed once"
+                    ))),
+                    Some(l) if l.round == round => Some(l.answer.clone()),
                     _ => None,
                 };
                 let answer = match cached {
@@ -606,13 +745,20 @@ pub fn join<R: CryptoRng + ?Sized>(
                             Response::Update { delta, weight } => match secure {
                                 Some(s) => Cached::Ready(match &ddg {
                                     Some(p) => p.encode(&delta, rng)?,
-                                    None => quantize_update(&delta, weight, max_records, &s, rng)?,
+                                    None => {
+                                        let w = if private { 1.0 } else { weight };
+                                        quantize_update(&delta, w, max_records, &s, rng)?
+                                    }
                                 }),
                                 None => Cached::Update(delta),
                             },
                         };
                         st.accounting = me.accounting();
-                        st.last = Some((round, c.clone()));
+                        st.last = Some(Last {
+                            round,
+                            answer: c.clone(),
+                            summed: false,
+                        });
                         if let Some(path) = state {
                             save_state(path, &st)?;
                         }
@@ -620,7 +766,10 @@ pub fn join<R: CryptoRng + ?Sized>(
                     }
                 };
                 let reply = match answer {
-                    Cached::Declined(reason) => FromParticipant::Declined { round, reason },
+                    Cached::Declined(reason) => FromParticipant::Declined {
+                        round,
+                        reason: clip_text(&reason),
+                    },
                     Cached::Update(delta) => FromParticipant::Update { round, delta },
                     Cached::Ready(input) => {
                         pending = Some((round, input));
@@ -637,7 +786,32 @@ pub fn join<R: CryptoRng + ?Sized>(
                     )));
                 };
                 debug_assert_eq!(r, round);
-                run_client(&mut t, index, input, rng, |_| {})?;
+                // Recorded before anything is sent: a crash mid-sum must not let the same
+                // input into a second sum.
+                if let Some(l) = st.last.as_mut().filter(|l| l.round == round) {
+                    l.summed = true;
+                }
+                if let Some(path) = state {
+                    save_state(path, &st)?;
+                }
+                let need = ddg.map_or(0, |p| p.dp.min_survivors);
+                run_client_checked(
+                    &mut t,
+                    index,
+                    input,
+                    rng,
+                    |_| {},
+                    |p| {
+                        if (p.threshold() as u32) < need {
+                            return Err(crate::secagg::SecAggError::InsecureParams(format!(
+                                "a sum that completes with {} participants; this participant's \
+                             noise share assumes at least {need}",
+                                p.threshold()
+                            )));
+                        }
+                        Ok(())
+                    },
+                )?;
                 t.set_max_frame(frame);
             }
             ToParticipant::Finish { params } => {

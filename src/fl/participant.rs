@@ -81,7 +81,8 @@ pub struct LedgerAccount {
 /// What a participant answers when asked to train.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Response {
-    /// The change to the global parameters, and the weight (its number of records).
+    /// The change to the global parameters, and the weight (its number of records, or 1
+    /// under DP: the exact count is not private).
     Update {
         /// New parameters minus the global ones.
         delta: Vec<f64>,
@@ -281,9 +282,11 @@ impl Participant {
         if let Some(c) = update_clip {
             clip_norm(&mut delta, c);
         }
+        // Under DP the exact record count would be a non-private release: weight 1.
+        let private = dp.is_some() || self.participant_level.is_some();
         Ok(Response::Update {
             delta,
-            weight: self.data.len() as f64,
+            weight: if private { 1.0 } else { self.data.len() as f64 },
         })
     }
 }

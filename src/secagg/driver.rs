@@ -412,7 +412,23 @@ pub fn run_client<R: CryptoRng + ?Sized>(
     id: ClientId,
     input: Vec<u64>,
     rng: &mut R,
+    after_round: impl FnMut(u8),
+) -> Result<(), SecAggError> {
+    run_client_checked(t, id, input, rng, after_round, |_| Ok(()))
+}
+
+/// As [`run_client`], with `check` run on the session's parameters before this client
+/// sends anything (for example that the threshold is high enough for the noise it adds).
+///
+/// # Errors
+/// As [`join`], and `check`'s error (the client then aborts the session).
+pub fn run_client_checked<R: CryptoRng + ?Sized>(
+    t: &mut Conn,
+    id: ClientId,
+    input: Vec<u64>,
+    rng: &mut R,
     mut after_round: impl FnMut(u8),
+    check: impl FnOnce(&Params) -> Result<(), SecAggError>,
 ) -> Result<(), SecAggError> {
     t.set_max_frame(SMALL_FRAME);
     let frame = t.recv()?;
@@ -426,6 +442,10 @@ pub fn run_client<R: CryptoRng + ?Sized>(
             });
         }
     };
+    if let Err(e) = check(&params) {
+        let _ = t.send(&Message::Abort(e.to_string()).encode(&params));
+        return Err(e);
+    }
     t.set_max_frame(Message::max_len(&params));
     let recv = |t: &mut Conn, expected: &'static str| -> Result<Message, SecAggError> {
         let m = Message::decode(&t.recv()?, &params)?;

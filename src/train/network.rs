@@ -170,7 +170,11 @@ impl Network {
             widths.extend(hidden);
         }
         widths.push(out);
-        let params: usize = widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum();
+        // Saturating: widths come from files and peers, and must not wrap past the cap.
+        let params: usize = widths
+            .windows(2)
+            .map(|w| w[0].saturating_add(1).saturating_mul(w[1]))
+            .fold(0, usize::saturating_add);
         if params > MAX_PARAMS {
             return Err(TrainError::InvalidParameter(format!(
                 "{params} parameters is more than {MAX_PARAMS}"
