@@ -344,7 +344,14 @@ fn participant_plan(
                 .into(),
         ));
     };
-    let survivors = ((1.0 - s.dropout) * n as f64).ceil().max(1.0) as u32;
+    // Participants in a round: all, or the fraction selected (at least the minimum).
+    let per_round = match r.fraction {
+        Some(f) => ((f * n as f64).ceil() as usize)
+            .max(r.min_participants)
+            .min(n),
+        None => n,
+    };
+    let survivors = ((1.0 - s.dropout) * per_round as f64).ceil().max(1.0) as u32;
     let dp = ParticipantLevelDp {
         epsilon: r.epsilon.unwrap_or(f64::NAN),
         delta: r.delta,
