@@ -98,6 +98,57 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Validates many ciphertexts arriving from outside, as
+    /// [`PublicKey::ciphertext_from_biguint`] does one: 0 < c < n^2 and gcd(c, n) = 1, with
+    /// one gcd in all (gcd(prod c_i mod n, n) = 1 iff every gcd(c_i, n) = 1: a prime of n
+    /// divides the product iff it divides a factor). Variable time in the (public) ciphertexts.
+    ///
+    /// # Errors
+    /// The index of the first invalid ciphertext and [`Error::InvalidCiphertext`] naming
+    /// the failed condition.
+    pub fn ciphertexts_from_biguints(
+        &self,
+        cs: &[num_bigint::BigUint],
+    ) -> core::result::Result<Vec<Ciphertext>, (usize, Error)> {
+        use num_integer::Integer;
+        use num_traits::{One, Zero};
+        let n = self.n();
+        let mut prod = num_bigint::BigUint::one();
+        for (i, c) in cs.iter().enumerate() {
+            if c.is_zero() {
+                return Err((i, Error::InvalidCiphertext("c = 0")));
+            }
+            if c >= self.n_squared() {
+                return Err((i, Error::InvalidCiphertext("c >= n^2")));
+            }
+            prod = (prod * (c % n)) % n;
+        }
+        if !prod.gcd(n).is_one() {
+            // Rare (a hostile or broken client): find the culprit the slow way.
+            for (i, c) in cs.iter().enumerate() {
+                if !c.gcd(n).is_one() {
+                    return Err((i, Error::InvalidCiphertext("c shares a factor with n")));
+                }
+            }
+        }
+        cs.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let boxed = crate::bigint::to_boxed_vartime(c, self.inner.prec_n2)
+                    .ok_or((i, Error::InvalidCiphertext("c >= n^2")))?;
+                Ok(Ciphertext {
+                    value: crypto_bigint::modular::BoxedMontyForm::new(
+                        boxed,
+                        &self.inner.params_n2,
+                    ),
+                    key: self.inner.id,
+                })
+            })
+            .collect()
+    }
+}
+
 impl Plaintext {
     /// m 16^shift as a signed plaintext (negatives as n - |m| 16^shift), for a public shift.
     ///
@@ -176,5 +227,20 @@ mod tests {
         let want = num_bigint::BigUint::from(3u64 + (1000u64 << 40));
         assert_eq!(packed, want);
         assert!(pk.pack(&[], 20).is_err());
+        // batch validation: the same answers as one at a time
+        let n = pk.n().clone();
+        let good: Vec<num_bigint::BigUint> = cs.iter().map(|c| c.to_biguint()).collect();
+        assert_eq!(pk.ciphertexts_from_biguints(&good).unwrap(), cs);
+        for (bad, want) in [
+            (num_bigint::BigUint::ZERO, "c = 0"),
+            (pk.n_squared().clone(), "c >= n^2"),
+            (&n * 3u32, "shares a factor"),
+        ] {
+            let mut v = good.clone();
+            v.insert(1, bad);
+            let (i, e) = pk.ciphertexts_from_biguints(&v).unwrap_err();
+            assert_eq!(i, 1);
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 }

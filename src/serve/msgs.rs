@@ -146,33 +146,36 @@ fn parse_row(
             want: d,
         });
     }
-    row.iter()
-        .enumerate()
-        .map(|(feature, (c, e))| {
-            if e.unsigned_abs() > u64::from(MAX_ABS_EXPONENT.unsigned_abs()) {
-                return Err(ServeError::Exponent(format!(
-                    "row {index}, feature {feature}: exponent {e} is outside +/-{MAX_ABS_EXPONENT}"
-                )));
-            }
-            let c = big_decimal(c, "a ciphertext", MAX_C_DIGITS)?;
-            let ciphertext =
-                pk.ciphertext_from_biguint(&c)
-                    .map_err(|err| ServeError::InvalidCiphertext {
-                        row: index,
-                        feature,
-                        reason: match err {
-                            crate::Error::InvalidCiphertext(r) => r.to_string(),
-                            other => other.to_string(),
-                        },
-                    })?;
-            // Checked above: |e| <= 4096 fits an i32.
-            let exponent = i32::try_from(*e).unwrap_or(0);
-            Ok(EncryptedNumber {
-                ciphertext,
-                exponent,
-            })
+    let mut values = Vec::with_capacity(d);
+    let mut exponents = Vec::with_capacity(d);
+    for (feature, (c, e)) in row.iter().enumerate() {
+        if e.unsigned_abs() > u64::from(MAX_ABS_EXPONENT.unsigned_abs()) {
+            return Err(ServeError::Exponent(format!(
+                "row {index}, feature {feature}: exponent {e} is outside +/-{MAX_ABS_EXPONENT}"
+            )));
+        }
+        values.push(big_decimal(c, "a ciphertext", MAX_C_DIGITS)?);
+        // Checked above: |e| <= 4096 fits an i32.
+        exponents.push(i32::try_from(*e).unwrap_or(0));
+    }
+    let cs = pk
+        .ciphertexts_from_biguints(&values)
+        .map_err(|(feature, err)| ServeError::InvalidCiphertext {
+            row: index,
+            feature,
+            reason: match err {
+                crate::Error::InvalidCiphertext(r) => r.to_string(),
+                other => other.to_string(),
+            },
+        })?;
+    Ok(cs
+        .into_iter()
+        .zip(exponents)
+        .map(|(ciphertext, exponent)| EncryptedNumber {
+            ciphertext,
+            exponent,
         })
-        .collect()
+        .collect())
 }
 
 /// Parses and validates a request body: JSON syntax and shape, key, batch size, feature
