@@ -24,6 +24,10 @@ pub enum BenchCommand {
     Train(crate::bench_train::TrainBenchArgs),
     /// Secure aggregation: server and clients in one process, time and bytes per client.
     Secagg(crate::bench_secagg::SecAggArgs),
+    /// The inference service on loopback: records per second (batches, packing, one core
+    /// and all), latency under concurrent clients, optionally python-paillier's server.
+    #[cfg(feature = "serve")]
+    Serve(crate::bench_serve::ServeBenchArgs),
 }
 
 #[derive(Args)]
@@ -124,6 +128,8 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
         #[cfg(feature = "train")]
         BenchCommand::Train(a) => crate::bench_train::run(a),
         BenchCommand::Secagg(a) => crate::bench_secagg::run(a),
+        #[cfg(feature = "serve")]
+        BenchCommand::Serve(a) => crate::bench_serve::run(a),
     }
 }
 

@@ -4,6 +4,8 @@ mod bench;
 mod bench_mpc;
 mod bench_psi;
 mod bench_secagg;
+#[cfg(feature = "serve")]
+mod bench_serve;
 #[cfg(feature = "train")]
 mod bench_train;
 mod channel;
