@@ -417,3 +417,29 @@ fn bad_model_files_are_refused_at_start() {
     assert!(e.to_string().contains("missing.json"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_request_over_the_time_limit_gets_504_and_the_service_goes_on() {
+    let model = LinearModel::from_json(
+        r#"{"format": "sklearn-linear-v1", "kind": "linear", "features": ["a", "b"],
+            "coef": [1.5, -2.0], "intercept": 0.5}"#,
+    )
+    .unwrap();
+    // A limit no request can meet: the scoring job is still running when it expires.
+    let cfg = ServeConfig {
+        min_key_bits: 1024,
+        request_timeout: Duration::from_nanos(1),
+        workers: 1,
+        ..ServeConfig::default()
+    };
+    let h = Handle::start(model, cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
+    for _ in 0..2 {
+        let (status, v) = post(&h, good_body(4).to_string().as_bytes());
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (504, Some("timeout")),
+            "{v}"
+        );
+    }
+    h.shutdown().unwrap();
+}

@@ -65,6 +65,7 @@ pub fn serve_model(a: ServeModelArgs) -> Result<(), Failure> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let model = LinearModel::load(&a.model)?;
     let cfg = ServeConfig {
