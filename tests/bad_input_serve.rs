@@ -197,6 +197,19 @@ fn ciphertexts_outside_the_group_and_bad_exponents_are_refused() {
     let mut b = body.clone();
     b["rows"][0][0][1] = json!(-100);
     expect(&h, b.to_string().as_bytes(), 422, "exponent", "apart");
+    // a ciphertext where the exponent goes: refused, and not echoed into the answer (or log)
+    let mut b = body.clone();
+    let c = b["rows"][0][0][0].clone();
+    b["rows"][0][0][1] = c.clone();
+    let (status, v) = post(&h, b.to_string().as_bytes());
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("malformed")),
+        "{v}"
+    );
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(!msg.contains(&c.as_str().unwrap()[..40]), "{msg}");
+    assert!(msg.len() < 320, "{msg}");
     for bad in [
         json!(1.5),
         json!("3"),

@@ -242,6 +242,16 @@ fn query_budgets_refuse_and_persist_across_restarts() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // A request that fails after the charge (exponents too far apart to align) is refunded.
+    let mut enc = encrypt_rows(sk.public_key(), &rs[..1], &mut rng).unwrap();
+    enc[0][0].exponent = -100;
+    let body = request_body(sk.public_key(), &enc, false).to_string();
+    match client.post(body.as_bytes()) {
+        Err(shroud::serve::client::ClientError::Refused { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (422, "exponent"));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
     server.shutdown().unwrap();
     // After a restart: one record left, then none.
     let server = start(cfg);

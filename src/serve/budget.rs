@@ -97,6 +97,27 @@ impl QueryLedger {
         Ok(())
     }
 
+    /// Gives back `records` charged to `client` for a request that then failed.
+    ///
+    /// # Errors
+    /// [`ServeError::Internal`] when the ledger could not be written (the charge stays, on
+    /// the side of fewer queries).
+    pub fn refund(&mut self, client: &KeyId, records: u64) -> Result<(), ServeError> {
+        let key = hex::encode(client.as_bytes());
+        let Some(before) = self.used.get(&key).copied() else {
+            return Ok(());
+        };
+        self.used
+            .insert(key.clone(), before.saturating_sub(records));
+        if let Err(e) = self.write() {
+            self.used.insert(key, before);
+            return Err(ServeError::Internal(format!(
+                "query ledger not written: {e}"
+            )));
+        }
+        Ok(())
+    }
+
     fn write(&self) -> std::io::Result<()> {
         let body = serde_json::to_vec_pretty(&OnDisk {
             format: FORMAT.into(),

@@ -268,7 +268,33 @@ pub fn response(scored: &Scored, single: bool) -> Value {
     }
 }
 
+/// An error message safe to log and to send: runs of more than 16 digits (a ciphertext or
+/// a key that a parser error quoted) are elided and the whole is cut at 300 characters.
+pub fn sanitized_message(e: &ServeError) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len().min(320));
+    let mut digits = 0usize;
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            digits += 1;
+            if digits <= 16 {
+                out.push(ch);
+            } else if digits == 17 {
+                out.push_str("..");
+            }
+        } else {
+            digits = 0;
+            out.push(ch);
+        }
+        if out.len() >= 300 {
+            out.push_str("..");
+            break;
+        }
+    }
+    out
+}
+
 /// The JSON body of an error answer.
 pub fn error_body(e: &ServeError) -> Value {
-    json!({"error": {"code": e.code(), "message": e.to_string()}})
+    json!({"error": {"code": e.code(), "message": sanitized_message(e)}})
 }

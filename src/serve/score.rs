@@ -18,8 +18,8 @@
 //! With packing, every row of the batch is aligned to the batch's e_ref, and up to k
 //! scores go into one ciphertext: slot j holds S_j + 2^(B-1) at bit offset j B, where the
 //! slot width B = V + 2 holds the bound |S| < 2^V, one bit for the sign offset and one
-//! guard bit, and k = floor((bits(n) - 2) / B) keeps the packed value below python-paillier's
-//! max_int. V = 62 + 4 max(s_max, -e_ref) + mantissa_bits + ceil(log2(d + 1)) + 1 depends only
+//! guard bit, and k = floor((bits(n) - 3) / B) keeps the packed value below 2^(bits(n) - 3),
+//! itself below python-paillier's max_int = floor(n / 3) - 1. V = 62 + 4 max(s_max, -e_ref) + mantissa_bits + ceil(log2(d + 1)) + 1 depends only
 //! on public quantities (the 62-bit weight bound, the exponents, the client's declared bound
 //! on its mantissas), never on the weights. The client decrypts once per pack (raw), cuts
 //! the slots and subtracts 2^(B-1). A client whose mantissas exceed its declared bound
@@ -170,7 +170,8 @@ pub fn score_rows(
         );
     }
     let slot = slot_bits(model.n_features(), s_max, e_ref, mantissa_bits);
-    let slots = usize::try_from((pk.bits() - 2) / slot).unwrap_or(0);
+    // bits(n) >= 1024 (PublicKey::from_modulus): no underflow.
+    let slots = usize::try_from((pk.bits() - 3) / slot).unwrap_or(0);
     if slots < 2 {
         return Err(ServeError::Packing(format!(
             "slots of {slot} bits do not fit twice in a {}-bit key: use a larger key, a smaller \

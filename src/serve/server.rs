@@ -101,7 +101,8 @@ async fn score(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) 
         }
         Err(e) => {
             // The message names the problem; it never holds ciphertexts or weights.
-            tracing::warn!(status = e.status(), code = e.code(), ms, error = %e, "refused");
+            let error = super::msgs::sanitized_message(&e);
+            tracing::warn!(status = e.status(), code = e.code(), ms, error, "refused");
             error_response(&e)
         }
     }
@@ -178,13 +179,22 @@ fn run_job(
         min_key_bits: svc.cfg.min_key_bits,
     };
     let req = parse_request(body, &limits)?;
-    if let Some(ledger) = &svc.ledger {
-        let mut l = ledger
+    let records = req.rows.len() as u64;
+    let ledger = |f: &dyn Fn(&mut QueryLedger) -> Result<(), ServeError>| match &svc.ledger {
+        Some(l) => f(&mut *l
             .lock()
-            .map_err(|_| ServeError::Internal("query ledger lock poisoned".into()))?;
-        l.charge(&req.public_key.id(), req.rows.len() as u64)?;
-    }
-    let scored = score_rows(&req.public_key, &svc.model, &req.rows, req.pack, cancel)?;
+            .map_err(|_| ServeError::Internal("query ledger lock poisoned".into()))?),
+        None => Ok(()),
+    };
+    // Charged before scoring (concurrent requests cannot overdraw), refunded on failure.
+    ledger(&|l| l.charge(&req.public_key.id(), records))?;
+    let scored = match score_rows(&req.public_key, &svc.model, &req.rows, req.pack, cancel) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ledger(&|l| l.refund(&req.public_key.id(), records));
+            return Err(e);
+        }
+    };
     Ok((
         req.rows.len(),
         req.public_key.bits(),
