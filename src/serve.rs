@@ -58,6 +58,8 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// Smallest Paillier modulus accepted, in bits.
     pub min_key_bits: u32,
+    /// Largest Paillier modulus accepted, in bits (a request's cost grows with its cube).
+    pub max_key_bits: u32,
     /// Threads doing the arithmetic (0: one per core).
     pub workers: usize,
     /// Requests processed at once; more are refused with 503.
@@ -76,6 +78,7 @@ impl Default for ServeConfig {
             max_batch: 256,
             max_body: 16 << 20,
             min_key_bits: 2048,
+            max_key_bits: 4096,
             workers: 0,
             max_concurrent: 64,
             request_timeout: server::DEFAULT_TIMEOUT,

@@ -109,13 +109,21 @@ fn keys_below_the_minimum_or_malformed_are_refused() {
     let p = (BigUint::from(1u32) << 520u32) + 1297u32; // odd, no small factor needed
     let square = &p * &p;
     expect(&h, &with_key(&square, &body), 422, "invalid_key", "");
+    let big = (BigUint::from(1u32) << 4200u32) + 1u32;
+    expect(
+        &h,
+        &with_key(&big, &body),
+        422,
+        "key_too_large",
+        "at most 4096",
+    );
     let huge = BigUint::from(1u32) << 8250u32;
     expect(
         &h,
         &with_key(&(huge + 1u32), &body),
         422,
-        "invalid_key",
-        "at most",
+        "key_too_large",
+        "8251 bits",
     );
     // g other than n + 1
     let mut b = body.clone();

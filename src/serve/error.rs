@@ -46,6 +46,14 @@ pub enum ServeError {
         /// The service's minimum.
         min: u32,
     },
+    /// The public key is larger than `--max-key-bits` (bounds the work one request costs).
+    #[error("public key has {bits} bits; this service accepts at most {max}")]
+    KeyTooLarge {
+        /// Bits of the key sent.
+        bits: u32,
+        /// The service's maximum.
+        max: u32,
+    },
     /// A ciphertext is not in Z*_{n^2}.
     #[error("invalid ciphertext in row {row}, feature {feature}: {reason}")]
     InvalidCiphertext {
@@ -101,6 +109,7 @@ impl ServeError {
             ServeError::BodyTooLarge { .. } | ServeError::BatchTooLarge { .. } => 413,
             ServeError::InvalidKey(_)
             | ServeError::KeyTooSmall { .. }
+            | ServeError::KeyTooLarge { .. }
             | ServeError::InvalidCiphertext { .. }
             | ServeError::FeatureCount { .. }
             | ServeError::Exponent(_)
@@ -122,6 +131,7 @@ impl ServeError {
             ServeError::BatchTooLarge { .. } => "batch_too_large",
             ServeError::InvalidKey(_) => "invalid_key",
             ServeError::KeyTooSmall { .. } => "key_too_small",
+            ServeError::KeyTooLarge { .. } => "key_too_large",
             ServeError::InvalidCiphertext { .. } => "invalid_ciphertext",
             ServeError::FeatureCount { .. } => "feature_count",
             ServeError::Exponent(_) => "exponent",

@@ -59,6 +59,8 @@ pub struct ParseLimits {
     pub max_batch: usize,
     /// Smallest key size accepted.
     pub min_key_bits: u32,
+    /// Largest key size accepted.
+    pub max_key_bits: u32,
 }
 
 fn malformed(e: impl core::fmt::Display) -> ServeError {
@@ -86,7 +88,7 @@ fn big_decimal(raw: &RawValue, what: &str, max_digits: usize) -> Result<BigUint,
     digits.parse().map_err(malformed)
 }
 
-fn parse_key(raw: &RawValue, min_bits: u32) -> Result<PublicKey, ServeError> {
+fn parse_key(raw: &RawValue, min_bits: u32, max_bits: u32) -> Result<PublicKey, ServeError> {
     // Not a `Value`: serde_json would read a 617-digit integer as an (overflowing) f64.
     let fields: HashMap<String, Box<RawValue>> = serde_json::from_str(raw.get()).map_err(|_| {
         ServeError::Malformed("public_key must be an object {\"n\", \"g\"} or a JWK".into())
@@ -109,6 +111,12 @@ fn parse_key(raw: &RawValue, min_bits: u32) -> Result<PublicKey, ServeError> {
                 min: min_bits,
             });
         }
+        if bits > max_bits {
+            return Err(ServeError::KeyTooLarge {
+                bits,
+                max: max_bits,
+            });
+        }
         if bits > MAX_MODULUS_BITS {
             return Err(ServeError::InvalidKey(format!(
                 "modulus has {bits} bits; at most {MAX_MODULUS_BITS} are supported"
@@ -128,6 +136,12 @@ fn parse_key(raw: &RawValue, min_bits: u32) -> Result<PublicKey, ServeError> {
         return Err(ServeError::KeyTooSmall {
             bits: pk.bits(),
             min: min_bits,
+        });
+    }
+    if pk.bits() > max_bits {
+        return Err(ServeError::KeyTooLarge {
+            bits: pk.bits(),
+            max: max_bits,
         });
     }
     Ok(pk)
@@ -225,7 +239,7 @@ pub fn parse_request(body: &[u8], limits: &ParseLimits) -> Result<ScoreRequest, 
             "packing needs a batch (\"rows\"), not a single record".into(),
         ));
     }
-    let public_key = parse_key(&req.public_key, limits.min_key_bits)?;
+    let public_key = parse_key(&req.public_key, limits.min_key_bits, limits.max_key_bits)?;
     let rows = rows
         .iter()
         .enumerate()

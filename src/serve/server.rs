@@ -63,6 +63,7 @@ async fn model_info(State(svc): State<Arc<Service>>) -> Response {
         "weight_exponent": WEIGHT_EXPONENT,
         "fixed_point_step": 16f64.powi(WEIGHT_EXPONENT),
         "min_key_bits": svc.cfg.min_key_bits,
+        "max_key_bits": svc.cfg.max_key_bits,
         "max_batch": svc.cfg.max_batch,
         "max_body_bytes": svc.cfg.max_body,
         "packing": {"available": true, "default_mantissa_bits": DEFAULT_MANTISSA_BITS},
@@ -177,6 +178,7 @@ fn run_job(
         n_features: svc.model.n_features(),
         max_batch: svc.cfg.max_batch,
         min_key_bits: svc.cfg.min_key_bits,
+        max_key_bits: svc.cfg.max_key_bits,
     };
     let req = parse_request(body, &limits)?;
     let records = req.rows.len() as u64;

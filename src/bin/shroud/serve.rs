@@ -32,6 +32,9 @@ pub struct ServeModelArgs {
     /// Smallest client key accepted, in bits.
     #[arg(long, default_value_t = 2048)]
     min_key_bits: u32,
+    /// Largest client key accepted, in bits (a request's cost grows with its cube).
+    #[arg(long, default_value_t = 4096)]
+    max_key_bits: u32,
     /// Requests processed at once; more get 503.
     #[arg(long, default_value_t = 64)]
     max_concurrent: usize,
@@ -57,6 +60,9 @@ pub fn serve_model(a: ServeModelArgs) -> Result<(), Failure> {
             a.listen
         )));
     }
+    if a.min_key_bits > a.max_key_bits {
+        return Err(Failure("--min-key-bits exceeds --max-key-bits".into()));
+    }
     if a.max_batch == 0 || a.max_body == 0 || a.timeout_secs == 0 {
         return Err(Failure(
             "--max-batch, --max-body and --timeout-secs must be positive".into(),
@@ -72,6 +78,7 @@ pub fn serve_model(a: ServeModelArgs) -> Result<(), Failure> {
         max_batch: a.max_batch,
         max_body: a.max_body,
         min_key_bits: a.min_key_bits,
+        max_key_bits: a.max_key_bits,
         workers: a.workers,
         max_concurrent: a.max_concurrent,
         request_timeout: Duration::from_secs(a.timeout_secs),
