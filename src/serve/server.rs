@@ -153,8 +153,11 @@ async fn score_inner(
         let job_svc = svc.clone();
         let job_cancel = cancel.clone();
         svc.pool.spawn(move || {
-            let _permit = permit;
-            let _ = tx.send(run_job(&job_svc, &bytes, &job_cancel));
+            let result = run_job(&job_svc, &bytes, &job_cancel);
+            // Released before the answer goes out: a client that sends its next request
+            // as soon as it has the answer must find the slot free.
+            drop(permit);
+            let _ = tx.send(result);
         });
         rx.await
             .map_err(|_| ServeError::Internal("the worker stopped".into()))?
