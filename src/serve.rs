@@ -66,6 +66,8 @@ pub struct ServeConfig {
     pub max_concurrent: usize,
     /// Time limit of one request (reading the body and scoring).
     pub request_timeout: Duration,
+    /// How long a shutdown waits for open requests before closing them.
+    pub shutdown_grace: Duration,
     /// Records each client (public key) may score, when `budget_file` is set.
     pub query_budget: Option<u64>,
     /// Where the query ledger is persisted.
@@ -82,6 +84,7 @@ impl Default for ServeConfig {
             workers: 0,
             max_concurrent: 64,
             request_timeout: server::DEFAULT_TIMEOUT,
+            shutdown_grace: Duration::from_secs(30),
             query_budget: None,
             budget_file: None,
         }

@@ -464,3 +464,38 @@ fn a_request_over_the_time_limit_gets_504_and_the_service_goes_on() {
     }
     h.shutdown().unwrap();
 }
+
+#[test]
+fn a_stalled_client_cannot_hold_shutdown_forever() {
+    let model = LinearModel::from_json(
+        r#"{"format": "sklearn-linear-v1", "kind": "linear", "features": ["a", "b"],
+            "coef": [1.5, -2.0], "intercept": 0.5}"#,
+    )
+    .unwrap();
+    let cfg = ServeConfig {
+        min_key_bits: 1024,
+        request_timeout: Duration::from_secs(3600),
+        shutdown_grace: Duration::from_millis(200),
+        workers: 1,
+        ..ServeConfig::default()
+    };
+    let h = Handle::start(model, cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = h.addr().to_string();
+    // Headers and half a body, then silence: without the grace period the graceful shutdown
+    // would wait for this request for an hour.
+    let mut stalled = TcpStream::connect(h.addr()).unwrap();
+    stalled
+        .write_all(format!("POST /v1/score HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"public_key\"").as_bytes())
+        .unwrap();
+    let (status, _) = raw(
+        &h,
+        format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let r = h.shutdown();
+    match r {
+        Ok(()) => {}
+        Err(e) => assert!(e.to_string().contains("grace period"), "{e}"),
+    }
+    drop(stalled);
+}

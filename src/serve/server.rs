@@ -269,14 +269,29 @@ impl Handle {
             .build()
             .map_err(internal)?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let grace = svc.cfg.shutdown_grace;
         let thread = std::thread::spawn(move || {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener)?;
-                axum::serve(listener, router(svc))
-                    .with_graceful_shutdown(async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await
+                let stopping = Arc::new(tokio::sync::Notify::new());
+                let notify = stopping.clone();
+                let serve = axum::serve(listener, router(svc)).with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                    notify.notify_one();
+                });
+                // Graceful shutdown waits for every open request; a client that never
+                // finishes its headers would hold it forever. After the grace period the
+                // runtime is dropped, which closes what is left.
+                tokio::select! {
+                    r = serve => r,
+                    _ = async {
+                        stopping.notified().await;
+                        tokio::time::sleep(grace).await;
+                    } => Err(std::io::Error::other(format!(
+                        "connections still open {} s after the shutdown signal (grace period): closed",
+                        grace.as_secs_f64()
+                    ))),
+                }
             })
         });
         Ok(Handle {

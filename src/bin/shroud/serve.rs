@@ -82,6 +82,7 @@ pub fn serve_model(a: ServeModelArgs) -> Result<(), Failure> {
         workers: a.workers,
         max_concurrent: a.max_concurrent,
         request_timeout: Duration::from_secs(a.timeout_secs),
+        shutdown_grace: Duration::from_secs(a.timeout_secs.min(30)),
         query_budget: a.query_budget,
         budget_file: a.budget_file,
     };
