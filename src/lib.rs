@@ -22,7 +22,9 @@
 //!   with exact per-example gradients, DP-SGD with Poisson sampling and accountants bound to
 //!   the steps taken, training to a target epsilon charged to a budget ledger;
 //! - [`fl`] (feature `train`): federated learning with secure or robust aggregation and
-//!   record-level DP charged to each participant's ledger.
+//!   record-level DP charged to each participant's ledger;
+//! - [`serve`] (feature `serve`, on by default): the encrypted inference service, an HTTP
+//!   API that python-paillier clients use as they are.
 //!
 //! Secret types are neither `Clone` nor printable and zeroize on drop; every function that
 //! branches on data carries a `_vartime` suffix, or its docs say why the data it branches
@@ -46,6 +48,8 @@ pub mod paillier;
 pub mod psi;
 pub mod rng;
 pub mod secagg;
+#[cfg(feature = "serve")]
+pub mod serve;
 #[cfg(feature = "train")]
 pub mod train;
 mod util;

@@ -19,6 +19,7 @@
 mod batch;
 mod ciphertext;
 mod djn;
+mod dot;
 mod encrypted_number;
 mod keygen;
 mod load;
@@ -32,6 +33,7 @@ mod secret_key;
 
 pub use ciphertext::Ciphertext;
 pub use djn::{DjnEncryptor, DjnExponent};
+pub use dot::MAX_SHIFT_NIBBLES;
 pub use encrypted_number::EncryptedNumber;
 pub use keygen::{
     DEFAULT_BITS, KeygenOptions, KeygenProgress, SUPPORTED_BITS, generate_keypair, mr_rounds,

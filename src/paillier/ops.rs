@@ -12,10 +12,10 @@ use crate::bigint::to_boxed_vartime;
 use crate::error::{Error, Result};
 
 /// A signed exponent: magnitude below 2^bits and a sign.
-struct Signed {
-    mag: BoxedUint,
-    neg: Choice,
-    bits: u32,
+pub(super) struct Signed {
+    pub(super) mag: BoxedUint,
+    pub(super) neg: Choice,
+    pub(super) bits: u32,
 }
 
 impl PublicKey {
@@ -80,7 +80,7 @@ impl PublicKey {
         Ok(self.wrap(BoxedMontyForm::from_montgomery(c, &self.inner.params_n2)))
     }
 
-    fn signed_i64(&self, k: i64) -> Signed {
+    pub(super) fn signed_i64(&self, k: i64) -> Signed {
         let (mag, neg) = split_i64(k);
         let mut m = BoxedUint::zero_with_precision(64);
         m.as_mut_words()[0] = mag;
@@ -236,7 +236,12 @@ impl PublicKey {
         self.dot_signed(xs, &signed, bound)
     }
 
-    fn dot_signed(&self, xs: &[Ciphertext], ws: &[Signed], bound: u32) -> Result<Ciphertext> {
+    pub(super) fn dot_signed(
+        &self,
+        xs: &[Ciphertext],
+        ws: &[Signed],
+        bound: u32,
+    ) -> Result<Ciphertext> {
         if xs.len() != ws.len() {
             return Err(Error::LengthMismatch(format!(
                 "{} ciphertexts but {} weights",

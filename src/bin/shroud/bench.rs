@@ -28,6 +28,10 @@ pub enum BenchCommand {
     /// and membership inference on the built-in hospitals.
     #[cfg(feature = "train")]
     Fl(crate::bench_fl::FlBenchArgs),
+    /// The inference service on loopback: records per second (batches, packing, one core
+    /// and all), latency under concurrent clients, optionally python-paillier's server.
+    #[cfg(feature = "serve")]
+    Serve(crate::bench_serve::ServeBenchArgs),
 }
 
 #[derive(Args)]
@@ -130,6 +134,8 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
         BenchCommand::Secagg(a) => crate::bench_secagg::run(a),
         #[cfg(feature = "train")]
         BenchCommand::Fl(a) => crate::bench_fl::run(a),
+        #[cfg(feature = "serve")]
+        BenchCommand::Serve(a) => crate::bench_serve::run(a),
     }
 }
 

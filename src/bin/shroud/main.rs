@@ -6,6 +6,8 @@ mod bench_fl;
 mod bench_mpc;
 mod bench_psi;
 mod bench_secagg;
+#[cfg(feature = "serve")]
+mod bench_serve;
 #[cfg(feature = "train")]
 mod bench_train;
 mod channel;
@@ -20,6 +22,8 @@ mod keys;
 mod mpc;
 mod psi;
 mod secagg;
+#[cfg(feature = "serve")]
+mod serve;
 #[cfg(feature = "train")]
 mod train;
 
@@ -105,6 +109,13 @@ enum Command {
         #[command(subcommand)]
         what: channel::IdentityCommand,
     },
+    /// Serve a linear or logistic model to clients who send encrypted features
+    /// (python-paillier's serialization over HTTP).
+    #[cfg(feature = "serve")]
+    ServeModel(Box<serve::ServeModelArgs>),
+    /// Score records against a `serve-model` service: encrypt, post, decrypt.
+    #[cfg(feature = "serve")]
+    Score(serve::ScoreArgs),
     /// Run the worked example: encrypted risk scoring between a hospital and a model owner.
     Demo,
 }
@@ -169,6 +180,10 @@ fn main() -> ExitCode {
         #[cfg(feature = "train")]
         Command::Fl { what } => fl::run(what),
         Command::Identity { what } => channel::run(what),
+        #[cfg(feature = "serve")]
+        Command::ServeModel(a) => serve::serve_model(*a),
+        #[cfg(feature = "serve")]
+        Command::Score(a) => serve::score(a),
         Command::Demo => demo::run(),
     };
     match result {
