@@ -74,3 +74,13 @@ fn channel_frames() {
 fn secagg_message() {
     replay("secagg_message", fuzz_common::secagg_message);
 }
+
+#[test]
+fn fl_message() {
+    replay("fl_message", fuzz_common::fl_message);
+}
+
+#[test]
+fn serve_request() {
+    replay("serve_request", fuzz_common::serve_request);
+}

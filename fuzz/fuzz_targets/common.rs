@@ -163,4 +163,28 @@ pub mod fuzz_common {
             assert_eq!(g.encode(), &data[3..]);
         }
     }
+
+    /// Federated-learning messages: hostile JSON never panics, and whatever decodes
+    /// re-encodes to a message that decodes the same.
+    pub fn fl_message(data: &[u8]) {
+        use shroud::fl::msgs::{FromParticipant, ToParticipant, decode, encode};
+        if let Ok(m) = decode::<ToParticipant>(data) {
+            assert_eq!(decode::<ToParticipant>(&encode(&m)).unwrap(), m);
+        }
+        if let Ok(m) = decode::<FromParticipant>(data) {
+            assert_eq!(decode::<FromParticipant>(&encode(&m)).unwrap(), m);
+        }
+    }
+
+    /// Inference-service requests: hostile bodies never panic.
+    pub fn serve_request(data: &[u8]) {
+        use shroud::serve::msgs::{ParseLimits, parse_request};
+        let limits = ParseLimits {
+            n_features: 3,
+            max_batch: 8,
+            min_key_bits: 512,
+            max_key_bits: 4096,
+        };
+        let _ = parse_request(data, &limits);
+    }
 }
