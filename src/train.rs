@@ -14,6 +14,9 @@ pub mod mia;
 pub mod model_file;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "plots")]
+pub mod plot;
+pub mod report;
 pub mod private;
 pub mod sampler;
 

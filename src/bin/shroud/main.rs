@@ -13,6 +13,8 @@ mod dp;
 mod keys;
 mod mpc;
 mod psi;
+#[cfg(feature = "plots")]
+mod report;
 mod secagg;
 #[cfg(feature = "train")]
 mod train;
@@ -80,6 +82,12 @@ enum Command {
     Attack {
         #[command(subcommand)]
         what: train::AttackCommand,
+    },
+    /// Reports with plots (privacy against utility).
+    #[cfg(feature = "plots")]
+    Report {
+        #[command(subcommand)]
+        what: report::ReportCommand,
     },
     /// Secure aggregation (SecAgg / SecAgg+): a server learns only the sum of the
     /// clients' vectors, even when some drop out.
@@ -152,6 +160,8 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => train::evaluate_cmd(a),
         #[cfg(feature = "train")]
         Command::Attack { what } => train::attack_cmd(what),
+        #[cfg(feature = "plots")]
+        Command::Report { what } => report::run(what),
         Command::Secagg { what } => secagg::run(what),
         Command::Identity { what } => channel::run(what),
         Command::Demo => demo::run(),
