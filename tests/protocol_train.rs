@@ -328,8 +328,33 @@ fn membership_inference_reports_the_dp_ceiling() {
         "--label",
         "high_risk",
         "--shadow",
-        "4",
+        "3",
     ]));
-    assert!(err.contains("not implemented"), "{err}");
+    assert!(err.contains("even number"), "{err}");
+    let j = ok_json(&shroud(&[
+        "attack",
+        "mia",
+        "--model",
+        &m,
+        "--members",
+        &members,
+        "--nonmembers",
+        &holdout,
+        "--label",
+        "high_risk",
+        "--shadow",
+        "4",
+        "--json",
+    ]));
+    assert_eq!(j["attack"], "lira", "{j}");
+    assert_eq!(j["shadows"], 4, "{j}");
+    assert_eq!(j["above_bound"], false, "{j}");
+    assert_eq!(j["loss_threshold"]["above_bound"], false, "{j}");
+    assert!(j["loss_threshold"]["auc"].is_f64(), "{j}");
+    for f in ["0.001", "0.01"] {
+        let t = j["tpr_at_fpr"][f].as_f64().unwrap();
+        let b = j["bound_tpr_at_fpr"][f].as_f64().unwrap();
+        assert!(t <= b + 0.03, "LiRA TPR {t} at FPR {f}, ceiling {b}: {j}");
+    }
     std::fs::remove_dir_all(&d).unwrap();
 }
