@@ -82,6 +82,16 @@ pub fn uniform_below<R: CryptoRng + ?Sized>(rng: &mut R, m: u128) -> u128 {
         return 0;
     }
     let bits = 128 - (m - 1).leading_zeros();
+    if bits <= 64 {
+        // one 64-bit draw per try suffices
+        let mask = u64::MAX >> (64 - bits);
+        loop {
+            let x = u128::from(rng.next_u64() & mask);
+            if x < m {
+                return x;
+            }
+        }
+    }
     loop {
         let raw = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
         let x = if bits == 128 {
