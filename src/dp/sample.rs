@@ -66,13 +66,14 @@ fn bernoulli_exp_big<R: CryptoRng + ?Sized>(
 ) -> Result<bool, DpError> {
     let whole = n / d;
     let mut i = BigUint::zero();
+    let mut bits = Bits::new(&mut *rng);
     while i < whole {
-        if !bernoulli_exp_unit(rng, 1, 1)? {
+        if !bernoulli_exp_unit(&mut bits, 1, 1) {
             return Ok(false);
         }
         i += 1u32;
     }
-    Ok(bernoulli_exp_unit_big(rng, &(n % d), d, BigUint::one()))
+    Ok(bernoulli_exp_unit_big(bits.rng, &(n % d), d, BigUint::one()))
 }
 
 /// Uniform integer in [0, m), m > 0, by rejection (no modulo bias).
@@ -109,6 +110,69 @@ fn bad(msg: &str) -> DpError {
     DpError::InvalidParameter(msg.to_string())
 }
 
+/// The CSPRNG read one bit at a time (64 bits per draw): the samplers below consume about
+/// two bits per Bernoulli trial instead of a 64- or 128-bit draw. Bits left in the buffer
+/// when it is dropped are discarded, which biases nothing.
+struct Bits<'a, R: ?Sized> {
+    rng: &'a mut R,
+    buf: u64,
+    left: u32,
+}
+
+impl<'a, R: CryptoRng + ?Sized> Bits<'a, R> {
+    fn new(rng: &'a mut R) -> Self {
+        Bits {
+            rng,
+            buf: 0,
+            left: 0,
+        }
+    }
+
+    fn bit(&mut self) -> bool {
+        if self.left == 0 {
+            self.buf = self.rng.next_u64();
+            self.left = 64;
+        }
+        let b = self.buf & 1 == 1;
+        self.buf >>= 1;
+        self.left -= 1;
+        b
+    }
+
+    /// Bernoulli(n / d) for 0 <= n <= d, d > 0, by comparing uniform random bits with the
+    /// binary expansion of n / d, most significant first, until they differ: exact, two
+    /// bits expected, no rejection. The expansion's next bit comes from r -> 2r mod d,
+    /// which stays in u128 while d <= 2^127; larger d falls back to [`uniform_below`].
+    fn bernoulli(&mut self, n: u128, d: u128) -> bool {
+        if n == 0 {
+            return false;
+        }
+        if n >= d {
+            return true;
+        }
+        if d > 1u128 << 127 {
+            return uniform_below(self.rng, d) < n;
+        }
+        let mut r = n; // the expansion still to compare is r / d, with r < d
+        loop {
+            r <<= 1;
+            let p = r >= d;
+            if p {
+                r -= d;
+            }
+            // the uniform's bit u against the expansion's bit p: at the first difference
+            // U < n/d exactly when p = 1 (and u = 0)
+            if self.bit() != p {
+                return p;
+            }
+            if r == 0 {
+                // n/d ended; U is above it with probability 1
+                return false;
+            }
+        }
+    }
+}
+
 /// Bernoulli(n / d) for 0 <= n <= d, d > 0.
 ///
 /// # Errors
@@ -130,34 +194,38 @@ pub fn bernoulli_exp<R: CryptoRng + ?Sized>(
     n: u128,
     d: u128,
 ) -> Result<bool, DpError> {
+    bernoulli_exp_bits(&mut Bits::new(rng), n, d)
+}
+
+fn bernoulli_exp_bits<R: CryptoRng + ?Sized>(
+    bits: &mut Bits<'_, R>,
+    n: u128,
+    d: u128,
+) -> Result<bool, DpError> {
     if d == 0 {
         return Err(bad("Bernoulli(exp(-n/d)) needs d > 0"));
     }
     // exp(-x) = exp(-1)^floor(x) * exp(-(x - floor(x)))
     let whole = n / d;
     for _ in 0..whole {
-        if !bernoulli_exp_unit(rng, 1, 1)? {
+        if !bernoulli_exp_unit(bits, 1, 1) {
             return Ok(false);
         }
     }
-    bernoulli_exp_unit(rng, n % d, d)
+    Ok(bernoulli_exp_unit(bits, n % d, d))
 }
 
 /// Bernoulli(exp(-n/d)) for 0 <= n/d <= 1.
-fn bernoulli_exp_unit<R: CryptoRng + ?Sized>(
-    rng: &mut R,
-    n: u128,
-    d: u128,
-) -> Result<bool, DpError> {
+fn bernoulli_exp_unit<R: CryptoRng + ?Sized>(bits: &mut Bits<'_, R>, n: u128, d: u128) -> bool {
     let mut k: u128 = 1;
     loop {
         let Some(dk) = d.checked_mul(k) else {
             // d k no longer fits: the same run goes on in big integers
             let (n, d) = (BigUint::from(n), BigUint::from(d));
-            return Ok(bernoulli_exp_unit_big(rng, &n, &d, BigUint::from(k)));
+            return bernoulli_exp_unit_big(bits.rng, &n, &d, BigUint::from(k));
         };
-        if !bernoulli(rng, n, dk)? {
-            return Ok(k % 2 == 1);
+        if !bits.bernoulli(n, dk) {
+            return k % 2 == 1;
         }
         k += 1;
     }
@@ -193,17 +261,25 @@ pub fn discrete_laplace<R: CryptoRng + ?Sized>(
     num: u64,
     den: u64,
 ) -> Result<i128, DpError> {
+    discrete_laplace_bits(&mut Bits::new(rng), num, den)
+}
+
+fn discrete_laplace_bits<R: CryptoRng + ?Sized>(
+    bits: &mut Bits<'_, R>,
+    num: u64,
+    den: u64,
+) -> Result<i128, DpError> {
     if num == 0 || den == 0 {
         return Err(bad("discrete Laplace needs a positive scale num/den"));
     }
     let (t, s) = (u128::from(num), u128::from(den));
     loop {
-        let u = uniform_below(rng, t);
-        if !bernoulli_exp(rng, u, t)? {
+        let u = uniform_below(bits.rng, t);
+        if !bernoulli_exp_bits(bits, u, t)? {
             continue;
         }
         let mut v = 0u128;
-        while bernoulli_exp(rng, 1, 1)? {
+        while bernoulli_exp_bits(bits, 1, 1)? {
             v += 1;
         }
         // X = U + t V is geometric: P(X = x) proportional to exp(-x / t). The checks below
@@ -212,8 +288,8 @@ pub fn discrete_laplace<R: CryptoRng + ?Sized>(
             .checked_mul(v)
             .and_then(|tv| tv.checked_add(u))
             .ok_or_else(|| bad("discrete Laplace overflow"))?;
-        let y = x / s;
-        let b = bernoulli(rng, 1, 2)?;
+        let y = if s == 1 { x } else { x / s };
+        let b = bits.bit();
         if b && y == 0 {
             continue;
         }
@@ -245,8 +321,9 @@ pub fn discrete_gaussian<R: CryptoRng + ?Sized>(
     let t = isqrt(sigma2) + 1;
     let t64 = u64::try_from(t).map_err(|_| bad("sigma too large"))?;
     let (n, d) = (u128::from(n), u128::from(d));
+    let mut bits = Bits::new(rng);
     loop {
-        let y = discrete_laplace(rng, t64, 1)?;
+        let y = discrete_laplace_bits(&mut bits, t64, 1)?;
         let ay = y.unsigned_abs();
         // accept with probability exp(-(|y| - sigma^2/t)^2 / (2 sigma^2))
         //   = exp(-(|y| t d - n)^2 / (2 n d t^2))
@@ -264,7 +341,7 @@ pub fn discrete_gaussian<R: CryptoRng + ?Sized>(
                     .and_then(|v| v.checked_mul(2)),
             );
         let accept = match small {
-            Some((num, den)) => bernoulli_exp(rng, num, den)?,
+            Some((num, den)) => bernoulli_exp_bits(&mut bits, num, den)?,
             None => {
                 // the same test in big integers: exact, never an error
                 let (ay, t, n, d) = (
@@ -276,7 +353,7 @@ pub fn discrete_gaussian<R: CryptoRng + ?Sized>(
                 let a = &ay * &t * &d;
                 let diff = if a >= n { &a - &n } else { &n - &a };
                 let den = &n * &d * &t * &t * 2u32;
-                bernoulli_exp_big(rng, &(&diff * &diff), &den)?
+                bernoulli_exp_big(bits.rng, &(&diff * &diff), &den)?
             }
         };
         if accept {
