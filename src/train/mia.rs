@@ -42,7 +42,8 @@ pub struct MiaReport {
     pub auc: f64,
     /// (target FPR, achieved FPR, TPR) at each of [`FPRS`].
     pub tpr_at_fpr: Vec<(f64, f64, f64)>,
-    /// The DP ceiling on TPR at each target FPR (None for a model trained without DP).
+    /// The DP ceiling on TPR at each target FPR, for the model's whole guarantee
+    /// ([`Model::guarantee`]; None for a model trained without DP).
     pub bound_tpr_at_fpr: Option<Vec<f64>>,
     /// True when some TPR exceeds its ceiling beyond sampling error, a bug: the TPR's lower
     /// confidence bound is above the ceiling at the FPR's upper bound (Wilson intervals,
@@ -167,19 +168,20 @@ pub fn report_from_scores(
             (f, af, t)
         })
         .collect();
-    let bound = model.privacy.as_ref().map(|p| {
+    let guarantee = model.guarantee();
+    let bound = guarantee.map(|(e, d)| {
         FPRS.iter()
-            .map(|&f| dp_tpr_ceiling(p.epsilon, p.delta, f))
+            .map(|&f| dp_tpr_ceiling(e, d, f))
             .collect::<Vec<_>>()
     });
     let (n_m, n_nm) = (m.len() as f64, nm.len() as f64);
-    let above_bound = model.privacy.as_ref().is_some_and(|p| {
+    let above_bound = guarantee.is_some_and(|(eps, delta)| {
         tpr_at_fpr.iter().any(|&(_, achieved, tpr)| {
             // both rates are estimates: beat the ceiling at the FPR's upper confidence
             // bound with the TPR's lower bound (Wilson, z = 3.29 each, 99.95 % one-sided)
             let (tpr_lo, _) = wilson(tpr, n_m, Z);
             let (_, fpr_hi) = wilson(achieved, n_nm, Z);
-            tpr_lo > dp_tpr_ceiling(p.epsilon, p.delta, fpr_hi)
+            tpr_lo > dp_tpr_ceiling(eps, delta, fpr_hi)
         })
     });
     Ok(MiaReport {

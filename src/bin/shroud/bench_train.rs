@@ -80,18 +80,8 @@ fn accuracy_sweep(seeds: u64) -> Result<Vec<(Option<f64>, f64, f64)>, Failure> {
             };
             accs.push(model.evaluate(&h.holdout)?.accuracy);
         }
-        let n = accs.len() as f64;
-        let mean = accs.iter().sum::<f64>() / n;
-        let sd =
-            (accs.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
-        // Student t 0.975 quantiles for 1..=9 degrees of freedom, then the normal's
-        let t = [
-            12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
-        ]
-        .get(accs.len().saturating_sub(2))
-        .copied()
-        .unwrap_or(1.96);
-        out.push((eps, mean, t * sd / n.sqrt()));
+        let (mean, half) = shroud::train::report::mean_ci95(&accs);
+        out.push((eps, mean, half));
     }
     Ok(out)
 }

@@ -100,6 +100,14 @@ pub struct TrainArgs {
     /// standardizing with the private data's statistics.
     #[arg(long, value_delimiter = ',')]
     bounds: Option<Vec<String>>,
+    /// Standardize with means and standard deviations released with this epsilon (needs
+    /// --bounds to clip to, and --scaler-delta); charged to the ledger before training, and
+    /// added to the model's guarantee.
+    #[arg(long, requires_all = ["bounds", "scaler_delta"])]
+    scaler_epsilon: Option<f64>,
+    /// delta of the DP scaler statistics.
+    #[arg(long, requires = "scaler_epsilon")]
+    scaler_delta: Option<f64>,
     /// Budget ledger to charge before training.
     #[arg(long, requires = "principal")]
     ledger: Option<PathBuf>,
@@ -166,6 +174,12 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
         )));
     }
     let raw = Dataset::from_csv_path(&a.data, &a.label, a.features.as_deref())?;
+    let ledger = a.ledger.as_deref().map(Ledger::open).transpose()?;
+    let dataset = a.dataset.clone().unwrap_or_else(|| {
+        a.data
+            .file_stem()
+            .map_or_else(|| "data".into(), |s| s.to_string_lossy().into_owned())
+    });
     let scaler = match &a.bounds {
         Some(b) => {
             let s = parse_bounds(b)?;
@@ -176,7 +190,23 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
                     raw.n_features()
                 )));
             }
-            s
+            match (a.scaler_epsilon, a.scaler_delta) {
+                (Some(e), Some(d)) => {
+                    if a.epsilon.is_none() && a.noise_multiplier.is_none() {
+                        return Err(Failure(
+                            "--scaler-epsilon is for a private run: give --epsilon or --noise-multiplier"
+                                .into(),
+                        ));
+                    }
+                    if let (Some(l), Some(p)) = (&ledger, &a.principal) {
+                        l.spend(&dataset, p, e, d)?;
+                    }
+                    let pairs: Vec<(f64, f64)> =
+                        s.shift.iter().zip(&s.scale).map(|(c, r)| (c - r, c + r)).collect();
+                    Scaler::dp_standardize(&raw, &pairs, e, d, &mut shroud::rng::chacha_from_os())?
+                }
+                _ => s,
+            }
         }
         None => Scaler::standardize(&raw),
     };
@@ -215,12 +245,6 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
         }
         None => None,
     };
-    let ledger = a.ledger.as_deref().map(Ledger::open).transpose()?;
-    let dataset = a.dataset.clone().unwrap_or_else(|| {
-        a.data
-            .file_stem()
-            .map_or_else(|| "data".into(), |s| s.to_string_lossy().into_owned())
-    });
     let charge = match (&ledger, &a.principal) {
         (Some(l), Some(p)) => Some(Charge {
             ledger: l,
@@ -329,6 +353,8 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
             "steps": report.steps,
             "accountant": p.map(|p| p.accountant.clone()),
             "clip": p.map(|p| p.clip),
+            "scaler_epsilon": a.scaler_epsilon,
+            "scaler_delta": a.scaler_delta,
             "train_accuracy": train_accuracy,
             "epoch_losses": report.epoch_losses,
             "validation_losses": report.validation_losses,
