@@ -16,8 +16,8 @@ pub mod network;
 pub mod optim;
 #[cfg(feature = "plots")]
 pub mod plot;
-pub mod report;
 pub mod private;
+pub mod report;
 pub mod sampler;
 
 pub use error::TrainError;

@@ -73,7 +73,12 @@ fn bernoulli_exp_big<R: CryptoRng + ?Sized>(
         }
         i += 1u32;
     }
-    Ok(bernoulli_exp_unit_big(bits.rng, &(n % d), d, BigUint::one()))
+    Ok(bernoulli_exp_unit_big(
+        bits.rng,
+        &(n % d),
+        d,
+        BigUint::one(),
+    ))
 }
 
 /// Uniform integer in [0, m), m > 0, by rejection (no modulo bias).

@@ -345,7 +345,8 @@ pub fn train_observed<R: CryptoRng + ?Sized>(
             None
         } else {
             let (xb, yb) = gather(x.view(), y, &idx);
-            let (g, losses) = batch_gradient(net, xb.view(), &yb, dp.map(|d| d.clip), cfg.precision)?;
+            let (g, losses) =
+                batch_gradient(net, xb.view(), &yb, dp.map(|d| d.clip), cfg.precision)?;
             loss_sum += losses.sum();
             loss_n += losses.len();
             Some(g)

@@ -64,7 +64,10 @@ fn wilson(p: f64, n: f64, z: f64) -> (f64, f64) {
     let centre = p + z2 / (2.0 * n);
     let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
     let d = 1.0 + z2 / n;
-    (((centre - half) / d).max(0.0), ((centre + half) / d).min(1.0))
+    (
+        ((centre - half) / d).max(0.0),
+        ((centre + half) / d).min(1.0),
+    )
 }
 
 /// TPR of the test "score > t" where t is the smallest threshold whose FPR is at most
@@ -153,7 +156,9 @@ pub fn report_from_scores(
         ));
     }
     if m.iter().chain(&nm).any(|s| s.is_nan()) {
-        return Err(TrainError::InvalidParameter("a membership score is NaN".into()));
+        return Err(TrainError::InvalidParameter(
+            "a membership score is NaN".into(),
+        ));
     }
     let roc = roc_curve(&m, &nm);
     let all: Vec<f64> = m.iter().chain(&nm).copied().collect();

@@ -261,8 +261,12 @@ fn draw_roc<DB: DrawingBackend>(
         let c = color(i + curves.len());
         chart
             .draw_series(DashedLineSeries::new(
-                grid.iter()
-                    .map(|&f| (f, super::mia::dp_tpr_ceiling(*eps, *delta, f).max(LOG_FLOOR))),
+                grid.iter().map(|&f| {
+                    (
+                        f,
+                        super::mia::dp_tpr_ceiling(*eps, *delta, f).max(LOG_FLOOR),
+                    )
+                }),
                 6,
                 4,
                 c.stroke_width(2),

@@ -16,7 +16,9 @@
 use rand_core::CryptoRng;
 
 use super::TrainError;
-use super::dpsgd::{ClipNorm, DpSgd, Progress, TrainConfig, TrainReport, preflight, train_observed};
+use super::dpsgd::{
+    ClipNorm, DpSgd, Progress, TrainConfig, TrainReport, preflight, train_observed,
+};
 use super::network::Network;
 use crate::data::Dataset;
 use crate::dp::budget::Ledger;
@@ -147,7 +149,15 @@ pub fn train_with_epsilon<R: CryptoRng + ?Sized>(
         delta: target.delta,
         accountant: target.accountant,
     };
-    train_observed(net, data, opts.validation, cfg, Some(&dp), rng, opts.progress)
+    train_observed(
+        net,
+        data,
+        opts.validation,
+        cfg,
+        Some(&dp),
+        rng,
+        opts.progress,
+    )
 }
 
 /// Trains with a given noise multiplier, first charging the ledger (if any) the epsilon of
@@ -180,5 +190,13 @@ pub fn train_with_noise_multiplier<R: CryptoRng + ?Sized>(
         c.ledger
             .spend(c.dataset, c.principal, epsilon, dp.delta.get())?;
     }
-    train_observed(net, data, opts.validation, cfg, Some(dp), rng, opts.progress)
+    train_observed(
+        net,
+        data,
+        opts.validation,
+        cfg,
+        Some(dp),
+        rng,
+        opts.progress,
+    )
 }

@@ -42,9 +42,9 @@ pub fn mean_ci95(xs: &[f64]) -> (f64, f64) {
     let sd = (xs.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / (n - 1.0)).sqrt();
     // t quantiles 0.975 for 1..=29 degrees of freedom, then the normal's
     const T: [f64; 29] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045,
     ];
     let t = T.get(xs.len() - 2).copied().unwrap_or(1.96);
     (mean, t * sd / n.sqrt())
@@ -126,6 +126,9 @@ pub struct Sweep {
     pub points: Vec<SweepPoint>,
 }
 
+/// What the first seed of a setting reports beyond its accuracy.
+type FirstRun = (Vec<f64>, MiaReport, Option<f64>, Option<f64>);
+
 fn split(data: &Dataset, fraction: f64, seed: u64) -> Result<(Dataset, Dataset), TrainError> {
     if !(fraction > 0.0 && fraction < 1.0) {
         return Err(TrainError::InvalidParameter(format!(
@@ -179,7 +182,8 @@ pub fn sweep(data: &Dataset, cfg: &SweepConfig) -> Result<Sweep, TrainError> {
         let mut tc = TrainConfig::new(epochs, q, cfg.lr);
         tc.optimizer.rule = Rule::Sgd { momentum: 0.9 };
         let mut accs = Vec::new();
-        let mut first: Option<(Vec<f64>, MiaReport, Option<f64>, Option<f64>)> = None;
+        // the first seed's losses, attack, epsilon spent and sigma
+        let mut first: Option<FirstRun> = None;
         for seed in 0..cfg.seeds {
             let mut net = Network::new(
                 &cfg.arch,
@@ -218,9 +222,8 @@ pub fn sweep(data: &Dataset, cfg: &SweepConfig) -> Result<Sweep, TrainError> {
         }
         let (mean, ci) = mean_ci95(&accs);
         // seeds >= 2, so the first run exists
-        let (losses, mia, spent, sigma) = first.ok_or_else(|| {
-            TrainError::InvalidParameter("no seed ran".into())
-        })?;
+        let (losses, mia, spent, sigma) =
+            first.ok_or_else(|| TrainError::InvalidParameter("no seed ran".into()))?;
         Ok(SweepPoint {
             epsilon: eps,
             epsilon_spent: spent,

@@ -201,8 +201,12 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
                     if let (Some(l), Some(p)) = (&ledger, &a.principal) {
                         l.spend(&dataset, p, e, d)?;
                     }
-                    let pairs: Vec<(f64, f64)> =
-                        s.shift.iter().zip(&s.scale).map(|(c, r)| (c - r, c + r)).collect();
+                    let pairs: Vec<(f64, f64)> = s
+                        .shift
+                        .iter()
+                        .zip(&s.scale)
+                        .map(|(c, r)| (c - r, c + r))
+                        .collect();
                     Scaler::dp_standardize(&raw, &pairs, e, d, &mut shroud::rng::chacha_from_os())?
                 }
                 _ => s,
@@ -516,13 +520,22 @@ pub fn attack_cmd(cmd: AttackCommand) -> Result<(), Failure> {
     if a.json {
         let mut out = report_json(main_name, main);
         if let Some(o) = out.as_object_mut() {
-            o.insert("epsilon".into(), json!(model.privacy.as_ref().map(|p| p.epsilon)));
-            o.insert("delta".into(), json!(model.privacy.as_ref().map(|p| p.delta)));
+            o.insert(
+                "epsilon".into(),
+                json!(model.privacy.as_ref().map(|p| p.epsilon)),
+            );
+            o.insert(
+                "delta".into(),
+                json!(model.privacy.as_ref().map(|p| p.delta)),
+            );
             o.insert("n_members".into(), json!(main.n.0));
             o.insert("n_nonmembers".into(), json!(main.n.1));
             if lira.is_some() {
                 o.insert("shadows".into(), json!(a.shadow));
-                o.insert("loss_threshold".into(), report_json("loss_threshold", &loss));
+                o.insert(
+                    "loss_threshold".into(),
+                    report_json("loss_threshold", &loss),
+                );
             }
         }
         println!("{out}");

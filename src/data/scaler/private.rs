@@ -107,11 +107,16 @@ mod tests {
                 delta: 1e-6
             }
         );
-        for j in 0..data.n_features() {
-            let (lo, hi) = bounds[j];
+        for (j, &(lo, hi)) in bounds.iter().enumerate().take(data.n_features()) {
             // noise of sd about 5 sqrt(13) on sums over 20 000 rows: well under 1 %
-            assert!((s.shift[j] - exact.shift[j]).abs() < 0.01 * (hi - lo), "mean {j}");
-            assert!((s.scale[j] - exact.scale[j]).abs() < 0.05 * (hi - lo), "sd {j}");
+            assert!(
+                (s.shift[j] - exact.shift[j]).abs() < 0.01 * (hi - lo),
+                "mean {j}"
+            );
+            assert!(
+                (s.scale[j] - exact.scale[j]).abs() < 0.05 * (hi - lo),
+                "sd {j}"
+            );
         }
     }
 

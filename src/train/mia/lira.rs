@@ -75,7 +75,9 @@ impl LiraConfig {
                     "rdp" => Accountant::Rdp,
                     "pld" => Accountant::Pld,
                     other => {
-                        return Err(TrainError::ModelFile(format!("unknown accountant {other:?}")));
+                        return Err(TrainError::ModelFile(format!(
+                            "unknown accountant {other:?}"
+                        )));
                     }
                 };
                 let e = (p.steps as f64 * p.sampling_rate).round().clamp(1.0, 1e6) as u32;
@@ -166,7 +168,7 @@ pub fn lira_attack(
     nonmembers: &Dataset,
     cfg: &LiraConfig,
 ) -> Result<MiaReport, TrainError> {
-    if cfg.shadows < 2 || cfg.shadows % 2 != 0 || cfg.shadows > MAX_SHADOWS {
+    if cfg.shadows < 2 || !cfg.shadows.is_multiple_of(2) || cfg.shadows > MAX_SHADOWS {
         return Err(TrainError::InvalidParameter(format!(
             "{} shadow models: need an even number from 2 to {MAX_SHADOWS}",
             cfg.shadows
@@ -212,13 +214,7 @@ pub fn lira_attack(
                 .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
                 .collect();
             let sy: Vec<usize> = idx.iter().map(|&i| y[i]).collect();
-            let subset = Dataset::from_parts(
-                names.clone(),
-                &label,
-                sx,
-                sy,
-                model.classes.clone(),
-            );
+            let subset = Dataset::from_parts(names.clone(), &label, sx, sy, model.classes.clone());
             let k = u64::from(pair) * 2 + u64::from(side);
             let mut net = Network::new(
                 model.network.architecture(),
@@ -227,7 +223,13 @@ pub fn lira_attack(
                 cfg.seed.wrapping_add(k),
             )?;
             let mut shadow_rng = crate::rng::seeded(cfg.seed ^ (0x5eed_0000 + k));
-            train(&mut net, &subset, &cfg.train, cfg.dp.as_ref(), &mut shadow_rng)?;
+            train(
+                &mut net,
+                &subset,
+                &cfg.train,
+                cfg.dp.as_ref(),
+                &mut shadow_rng,
+            )?;
             let losses = net.losses(eval_x.view(), &y)?;
             for i in 0..n {
                 let phi = logit_confidence(losses[i]);

@@ -106,7 +106,11 @@ pub(super) fn head<F: Elem>(z: &Array2<F>, y: &[usize]) -> (Array2<F>, Array1<F>
         for i in 0..n {
             let row = z.row(i);
             let m = row.fold(F::neg_infinity(), |a, &b| a.max(b));
-            let lse = m + row.iter().map(|&v| (v - m).exp()).fold(F::zero(), |a, b| a + b).ln();
+            let lse = m + row
+                .iter()
+                .map(|&v| (v - m).exp())
+                .fold(F::zero(), |a, b| a + b)
+                .ln();
             losses[i] = lse - row[y[i]];
             for (k, &v) in row.iter().enumerate() {
                 let t = if k == y[i] { F::one() } else { F::zero() };
