@@ -3,7 +3,8 @@
 # (see benches/opacus_train.py), alternating ROUNDS times in one invocation; the table gives
 # each tool's best round (the machine this was written on is shared, so a slow round says
 # more about the neighbours than about the code) and every round's figure.
-#   bash benches/train_vs_opacus.sh [EXAMPLES] [EPOCHS] [ROUNDS]
+#   [PRECISION=f32] bash benches/train_vs_opacus.sh [EXAMPLES] [EPOCHS] [ROUNDS]
+# (PRECISION: shroud's forward and backward passes; Opacus runs torch's default float32)
 # Needs a release build of shroud (cargo build --release) and `pip install torch opacus`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,8 @@ rounds="${3:-3}"
 shroud="${SHROUD:-target/release/shroud}"
 runs=()
 for _ in $(seq "$rounds"); do
-  runs+=("$("$shroud" bench train --json --seeds 0 --examples "$n" --epochs "$e")")
+  runs+=("$("$shroud" bench train --json --seeds 0 --examples "$n" --epochs "$e" \
+    --precision "${PRECISION:-f64}")")
   runs+=("$(OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python3 benches/opacus_train.py --json \
     --examples "$n" --epochs "$e" 2>/dev/null)")
 done

@@ -296,7 +296,14 @@ fn run_in(
         delta: Delta::new(1e-5).unwrap(),
         accountant: Accountant::Rdp,
     });
-    train(&mut net, &ds, &cfg, dp.as_ref(), &mut shroud::rng::seeded(4)).unwrap();
+    train(
+        &mut net,
+        &ds,
+        &cfg,
+        dp.as_ref(),
+        &mut shroud::rng::seeded(4),
+    )
+    .unwrap();
     let pred = net.predict(x.view()).unwrap();
     let acc = shroud::train::eval::accuracy(&pred, &y);
     (net.params(), acc)

@@ -210,6 +210,10 @@ fn bernoulli_exp_bits<R: CryptoRng + ?Sized>(
     if d == 0 {
         return Err(bad("Bernoulli(exp(-n/d)) needs d > 0"));
     }
+    if n < d {
+        // no whole part: skip the 128-bit division
+        return Ok(bernoulli_exp_unit(bits, n, d));
+    }
     // exp(-x) = exp(-1)^floor(x) * exp(-(x - floor(x)))
     let whole = n / d;
     for _ in 0..whole {
@@ -217,7 +221,7 @@ fn bernoulli_exp_bits<R: CryptoRng + ?Sized>(
             return Ok(false);
         }
     }
-    Ok(bernoulli_exp_unit(bits, n % d, d))
+    Ok(bernoulli_exp_unit(bits, n - whole * d, d))
 }
 
 /// Bernoulli(exp(-n/d)) for 0 <= n/d <= 1.
@@ -318,6 +322,20 @@ pub fn discrete_gaussian<R: CryptoRng + ?Sized>(
     n: u64,
     d: u64,
 ) -> Result<i128, DpError> {
+    Ok(discrete_gaussians(rng, n, d, 1)?[0])
+}
+
+/// `count` independent draws of [`discrete_gaussian`] with sigma^2 = n / d, sharing the
+/// set-up (t, the acceptance test's denominator) and one bit buffer.
+///
+/// # Errors
+/// As [`discrete_gaussian`], before any randomness is drawn.
+pub fn discrete_gaussians<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    n: u64,
+    d: u64,
+    count: usize,
+) -> Result<Vec<i128>, DpError> {
     if n == 0 || d == 0 {
         return Err(bad("discrete Gaussian needs sigma^2 = n/d > 0"));
     }
@@ -326,45 +344,51 @@ pub fn discrete_gaussian<R: CryptoRng + ?Sized>(
     let t = isqrt(sigma2) + 1;
     let t64 = u64::try_from(t).map_err(|_| bad("sigma too large"))?;
     let (n, d) = (u128::from(n), u128::from(d));
+    // the acceptance test's denominator 2 n d t^2, when it fits
+    let den = n
+        .checked_mul(d)
+        .and_then(|v| v.checked_mul(t))
+        .and_then(|v| v.checked_mul(t))
+        .and_then(|v| v.checked_mul(2));
     let mut bits = Bits::new(rng);
-    loop {
-        let y = discrete_laplace_bits(&mut bits, t64, 1)?;
-        let ay = y.unsigned_abs();
-        // accept with probability exp(-(|y| - sigma^2/t)^2 / (2 sigma^2))
-        //   = exp(-(|y| t d - n)^2 / (2 n d t^2))
-        let small = ay
-            .checked_mul(t)
-            .and_then(|v| v.checked_mul(d))
-            .and_then(|a| {
-                let diff = a.abs_diff(n);
-                diff.checked_mul(diff)
-            })
-            .zip(
-                n.checked_mul(d)
-                    .and_then(|v| v.checked_mul(t))
-                    .and_then(|v| v.checked_mul(t))
-                    .and_then(|v| v.checked_mul(2)),
-            );
-        let accept = match small {
-            Some((num, den)) => bernoulli_exp_bits(&mut bits, num, den)?,
-            None => {
-                // the same test in big integers: exact, never an error
-                let (ay, t, n, d) = (
-                    BigUint::from(ay),
-                    BigUint::from(t),
-                    BigUint::from(n),
-                    BigUint::from(d),
-                );
-                let a = &ay * &t * &d;
-                let diff = if a >= n { &a - &n } else { &n - &a };
-                let den = &n * &d * &t * &t * 2u32;
-                bernoulli_exp_big(bits.rng, &(&diff * &diff), &den)?
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        loop {
+            let y = discrete_laplace_bits(&mut bits, t64, 1)?;
+            let ay = y.unsigned_abs();
+            // accept with probability exp(-(|y| - sigma^2/t)^2 / (2 sigma^2))
+            //   = exp(-(|y| t d - n)^2 / (2 n d t^2))
+            let small = ay
+                .checked_mul(t)
+                .and_then(|v| v.checked_mul(d))
+                .and_then(|a| {
+                    let diff = a.abs_diff(n);
+                    diff.checked_mul(diff)
+                })
+                .zip(den);
+            let accept = match small {
+                Some((num, den)) => bernoulli_exp_bits(&mut bits, num, den)?,
+                None => {
+                    // the same test in big integers: exact, never an error
+                    let (ay, t, n, d) = (
+                        BigUint::from(ay),
+                        BigUint::from(t),
+                        BigUint::from(n),
+                        BigUint::from(d),
+                    );
+                    let a = &ay * &t * &d;
+                    let diff = if a >= n { &a - &n } else { &n - &a };
+                    let den = &n * &d * &t * &t * 2u32;
+                    bernoulli_exp_big(bits.rng, &(&diff * &diff), &den)?
+                }
+            };
+            if accept {
+                out.push(y);
+                break;
             }
-        };
-        if accept {
-            return Ok(y);
         }
     }
+    Ok(out)
 }
 
 fn isqrt(x: u128) -> u128 {
