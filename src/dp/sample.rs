@@ -215,7 +215,7 @@ fn bernoulli_exp_bits<R: CryptoRng + ?Sized>(
         return Ok(bernoulli_exp_unit(bits, n, d));
     }
     // exp(-x) = exp(-1)^floor(x) * exp(-(x - floor(x)))
-    let whole = n / d;
+    let whole = if d == 1 { n } else { n / d };
     for _ in 0..whole {
         if !bernoulli_exp_unit(bits, 1, 1) {
             return Ok(false);
