@@ -322,7 +322,7 @@ pub fn discrete_gaussian<R: CryptoRng + ?Sized>(
     n: u64,
     d: u64,
 ) -> Result<i128, DpError> {
-    Ok(discrete_gaussians(rng, n, d, 1)?[0])
+    Gaussian::new(n, d)?.draw(&mut Bits::new(rng))
 }
 
 /// `count` independent draws of [`discrete_gaussian`] with sigma^2 = n / d, sharing the
@@ -336,25 +336,44 @@ pub fn discrete_gaussians<R: CryptoRng + ?Sized>(
     d: u64,
     count: usize,
 ) -> Result<Vec<i128>, DpError> {
-    if n == 0 || d == 0 {
-        return Err(bad("discrete Gaussian needs sigma^2 = n/d > 0"));
-    }
-    // t = floor(sigma) + 1
-    let sigma2 = u128::from(n) / u128::from(d);
-    let t = isqrt(sigma2) + 1;
-    let t64 = u64::try_from(t).map_err(|_| bad("sigma too large"))?;
-    let (n, d) = (u128::from(n), u128::from(d));
-    // the acceptance test's denominator 2 n d t^2, when it fits
-    let den = n
-        .checked_mul(d)
-        .and_then(|v| v.checked_mul(t))
-        .and_then(|v| v.checked_mul(t))
-        .and_then(|v| v.checked_mul(2));
+    let g = Gaussian::new(n, d)?;
     let mut bits = Bits::new(rng);
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
+    (0..count).map(|_| g.draw(&mut bits)).collect()
+}
+
+/// The set-up of CKS20 algorithm 3 for sigma^2 = n / d.
+struct Gaussian {
+    n: u128,
+    d: u128,
+    /// floor(sigma) + 1
+    t: u128,
+    /// The acceptance test's denominator 2 n d t^2, when it fits in 128 bits.
+    den: Option<u128>,
+}
+
+impl Gaussian {
+    fn new(n: u64, d: u64) -> Result<Self, DpError> {
+        if n == 0 || d == 0 {
+            return Err(bad("discrete Gaussian needs sigma^2 = n/d > 0"));
+        }
+        let sigma2 = u128::from(n) / u128::from(d);
+        let t = isqrt(sigma2) + 1;
+        u64::try_from(t).map_err(|_| bad("sigma too large"))?;
+        let (n, d) = (u128::from(n), u128::from(d));
+        let den = n
+            .checked_mul(d)
+            .and_then(|v| v.checked_mul(t))
+            .and_then(|v| v.checked_mul(t))
+            .and_then(|v| v.checked_mul(2));
+        Ok(Gaussian { n, d, t, den })
+    }
+
+    fn draw<R: CryptoRng + ?Sized>(&self, bits: &mut Bits<'_, R>) -> Result<i128, DpError> {
+        let Gaussian { n, d, t, den } = *self;
+        // t < 2^64, checked in new
+        let t64 = t as u64;
         loop {
-            let y = discrete_laplace_bits(&mut bits, t64, 1)?;
+            let y = discrete_laplace_bits(bits, t64, 1)?;
             let ay = y.unsigned_abs();
             // accept with probability exp(-(|y| - sigma^2/t)^2 / (2 sigma^2))
             //   = exp(-(|y| t d - n)^2 / (2 n d t^2))
@@ -367,7 +386,7 @@ pub fn discrete_gaussians<R: CryptoRng + ?Sized>(
                 })
                 .zip(den);
             let accept = match small {
-                Some((num, den)) => bernoulli_exp_bits(&mut bits, num, den)?,
+                Some((num, den)) => bernoulli_exp_bits(bits, num, den)?,
                 None => {
                     // the same test in big integers: exact, never an error
                     let (ay, t, n, d) = (
@@ -383,12 +402,10 @@ pub fn discrete_gaussians<R: CryptoRng + ?Sized>(
                 }
             };
             if accept {
-                out.push(y);
-                break;
+                return Ok(y);
             }
         }
     }
-    Ok(out)
 }
 
 fn isqrt(x: u128) -> u128 {
