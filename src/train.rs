@@ -14,7 +14,10 @@ pub mod mia;
 pub mod model_file;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "plots")]
+pub mod plot;
 pub mod private;
+pub mod report;
 pub mod sampler;
 
 pub use error::TrainError;

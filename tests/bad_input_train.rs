@@ -153,6 +153,7 @@ mod budget {
         let opts = RunOptions {
             validation: None,
             charge: Some(charge),
+            progress: None,
         };
         let mut net = Network::new(&Architecture::Logistic, 6, 2, 0).unwrap();
         let clip = ClipNorm::new(1.0).unwrap();

@@ -275,3 +275,64 @@ fn early_stopping_keeps_the_best_epoch_and_accounts_the_steps_taken() {
         .fold(f64::INFINITY, f64::min);
     assert!((kept - best).abs() < 1e-12, "{kept} vs {best}");
 }
+
+/// Trains `arch` on a fixed data set with the same seeds in `precision`, with DP-SGD
+/// when `sigma` is given; the parameters and the training accuracy.
+fn run_in(
+    arch: &Architecture,
+    precision: shroud::train::network::Precision,
+    sigma: Option<f64>,
+) -> (Vec<f64>, f64) {
+    let (x, y) = data(400, 5, 2, 9);
+    let names = (0..5).map(|j| format!("f{j}")).collect();
+    let labels: Vec<f64> = y.iter().map(|&c| c as f64).collect();
+    let ds = Dataset::new(names, "y", x.iter().copied().collect(), &labels).unwrap();
+    let mut net = Network::new(arch, 5, 2, 3).unwrap();
+    let mut cfg = TrainConfig::new(5, SamplingRate::new(0.25).unwrap(), 0.05);
+    cfg.precision = precision;
+    let dp = sigma.map(|s| DpSgd {
+        clip: ClipNorm::new(1.0).unwrap(),
+        sigma: NoiseMultiplier::new(s).unwrap(),
+        delta: Delta::new(1e-5).unwrap(),
+        accountant: Accountant::Rdp,
+    });
+    train(
+        &mut net,
+        &ds,
+        &cfg,
+        dp.as_ref(),
+        &mut shroud::rng::seeded(4),
+    )
+    .unwrap();
+    let pred = net.predict(x.view()).unwrap();
+    let acc = shroud::train::eval::accuracy(&pred, &y);
+    (net.params(), acc)
+}
+
+#[test]
+fn f32_training_matches_f64_within_tolerance() {
+    use shroud::train::network::Precision;
+    let mlp = Architecture::Mlp {
+        hidden: vec![16, 8],
+        activation: Activation::Tanh,
+    };
+    for arch in [Architecture::Logistic, mlp] {
+        for sigma in [None, Some(0.8)] {
+            let (p64, a64) = run_in(&arch, Precision::F64, sigma);
+            let (p32, a32) = run_in(&arch, Precision::F32, sigma);
+            // same seeds: same batches and noise; only the rounding of the passes differs
+            let scale = p64.iter().fold(0f64, |m, v| m.max(v.abs()));
+            let worst = p64
+                .iter()
+                .zip(&p32)
+                .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                worst <= 1e-3 * scale.max(1.0),
+                "{} sigma {sigma:?}: f32 differs by {worst} (scale {scale})",
+                arch.name()
+            );
+            assert!((a64 - a32).abs() <= 0.01, "accuracy {a64} vs {a32}");
+            assert!(p64 != p32, "the f32 path ran in f32");
+        }
+    }
+}

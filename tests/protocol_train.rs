@@ -328,8 +328,130 @@ fn membership_inference_reports_the_dp_ceiling() {
         "--label",
         "high_risk",
         "--shadow",
-        "4",
+        "3",
     ]));
-    assert!(err.contains("not implemented"), "{err}");
+    assert!(err.contains("even number"), "{err}");
+    let j = ok_json(&shroud(&[
+        "attack",
+        "mia",
+        "--model",
+        &m,
+        "--members",
+        &members,
+        "--nonmembers",
+        &holdout,
+        "--label",
+        "high_risk",
+        "--shadow",
+        "4",
+        "--json",
+    ]));
+    assert_eq!(j["attack"], "lira", "{j}");
+    assert_eq!(j["shadows"], 4, "{j}");
+    assert_eq!(j["above_bound"], false, "{j}");
+    assert_eq!(j["loss_threshold"]["above_bound"], false, "{j}");
+    assert!(j["loss_threshold"]["auc"].is_f64(), "{j}");
+    for f in ["0.001", "0.01"] {
+        let t = j["tpr_at_fpr"][f].as_f64().unwrap();
+        let b = j["bound_tpr_at_fpr"][f].as_f64().unwrap();
+        assert!(t <= b + 0.03, "LiRA TPR {t} at FPR {f}, ceiling {b}: {j}");
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn dp_scaler_statistics_are_charged_and_join_the_guarantee() {
+    let d = tmpdir("dpscaler");
+    let ds = d.to_str().unwrap();
+    let out = shroud(&[
+        "data",
+        "hospitals",
+        "--patients",
+        "1500",
+        "--hospitals",
+        "1",
+        "--seed",
+        "6",
+        "--out",
+        ds,
+    ]);
+    assert!(out.status.success());
+    let ledger = format!("{ds}/ledger.json");
+    let budget = |args: &[&str]| {
+        let mut all = vec!["dp", "budget", "--ledger", &ledger];
+        all.extend_from_slice(args);
+        shroud(&all)
+    };
+    assert!(budget(&["create"]).status.success());
+    let add = [
+        "add",
+        "--dataset",
+        "hospital_1",
+        "--principal",
+        "p",
+        "--epsilon",
+        "3",
+        "--delta",
+        "1e-4",
+    ];
+    assert!(budget(&add).status.success());
+    let train_csv = format!("{ds}/hospital_1.csv");
+    let m = format!("{ds}/m.json");
+    let j = ok_json(&shroud(&[
+        "train",
+        "--data",
+        &train_csv,
+        "--label",
+        "high_risk",
+        "--bounds",
+        "20:90,120:350,90:200,50:120,0:20,16:45",
+        "--scaler-epsilon",
+        "0.5",
+        "--scaler-delta",
+        "1e-6",
+        "--epsilon",
+        "1",
+        "--delta",
+        "1e-5",
+        "--epochs",
+        "3",
+        "--ledger",
+        &ledger,
+        "--principal",
+        "p",
+        "--out",
+        &m,
+        "--json",
+    ]));
+    assert_eq!(j["scaler_epsilon"], 0.5, "{j}");
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    let src = &model["scaler"]["source"]["dp_standardized"];
+    assert_eq!(src["epsilon"], 0.5, "{model}");
+    // the ledger paid both releases
+    let shown: Value = serde_json::from_slice(&budget(&["show", "--json"]).stdout).unwrap();
+    let eps_train = j["epsilon"].as_f64().unwrap();
+    assert!(eps_train <= 1.0);
+    let spent = shown[0]["spent"]["epsilon"].as_f64().unwrap();
+    // requests round up to 1e-9 each
+    assert!((spent - (0.5 + eps_train)).abs() < 1e-8, "{shown}");
+    let spent_delta = shown[0]["spent"]["delta"].as_f64().unwrap();
+    assert!((spent_delta - (1e-6 + 1e-5)).abs() < 1e-12, "{shown}");
+    // the attack's ceiling is that of the composed guarantee
+    let a = ok_json(&shroud(&[
+        "attack",
+        "mia",
+        "--model",
+        &m,
+        "--members",
+        &train_csv,
+        "--nonmembers",
+        &format!("{ds}/holdout.csv"),
+        "--label",
+        "high_risk",
+        "--json",
+    ]));
+    let b = a["bound_tpr_at_fpr"]["0.01"].as_f64().unwrap();
+    let want = (0.5 + eps_train).exp() * 0.01 + 1e-5 + 1e-6;
+    assert!((b - want).abs() < 1e-9, "{b} vs {want}");
     std::fs::remove_dir_all(&d).unwrap();
 }

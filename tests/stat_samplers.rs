@@ -3,7 +3,8 @@
 //! distribution with a 10% wrong scale.
 
 use shroud::dp::sample::{
-    bernoulli, bernoulli_exp, discrete_gaussian, discrete_laplace, geometric_exp,
+    bernoulli, bernoulli_exp, discrete_gaussian, discrete_gaussians, discrete_laplace,
+    geometric_exp,
 };
 
 const N: usize = 200_000;
@@ -158,6 +159,22 @@ fn discrete_gaussian_sigma2_10_and_2_25() {
         fits("discrete Gaussian", &s, &p, &w, -lim, lim);
         let mean = s.iter().sum::<i128>() as f64 / N as f64;
         assert!(mean.abs() < 6.0 * (v / N as f64).sqrt(), "mean {mean}");
+    }
+}
+
+#[test]
+fn discrete_gaussians_in_one_call_share_nothing_but_the_bit_buffer() {
+    // the batched form that DP-SGD's noise uses: one call of N draws, then the same fit
+    for (n, d, lim, seed) in [(10u64, 1u64, 10i128, 18u64), (9, 4, 6, 19)] {
+        let v = n as f64 / d as f64;
+        let s = discrete_gaussians(&mut shroud::rng::seeded(seed), n, d, N).unwrap();
+        assert_eq!(s.len(), N);
+        let p = move |k: i128| (-((k * k) as f64) / (2.0 * v)).exp();
+        let w = move |k: i128| (-((k * k) as f64) / (2.0 * v * 1.21)).exp();
+        fits("discrete Gaussian, batched", &s, &p, &w, -lim, lim);
+        // neighbours are independent: the lag-1 correlation is within noise
+        let c: f64 = s.windows(2).map(|w| (w[0] * w[1]) as f64).sum::<f64>() / (N as f64 * v);
+        assert!(c.abs() < 6.0 / (N as f64).sqrt(), "lag-1 correlation {c}");
     }
 }
 

@@ -284,6 +284,37 @@ impl Dataset {
         Ok(Dataset { x, ..self.clone() })
     }
 
+    /// The rows at `rows` (in that order, repeats allowed), keeping the class list, so a
+    /// subset that lacks a class still indexes labels as the whole set does.
+    ///
+    /// # Errors
+    /// [`DataError::Shape`] for a row index out of range; [`DataError::Empty`] for none.
+    pub fn select(&self, rows: &[usize]) -> Result<Self, DataError> {
+        if rows.is_empty() {
+            return Err(DataError::Empty("no rows selected".into()));
+        }
+        let d = self.n_features();
+        let mut x = Vec::with_capacity(rows.len() * d);
+        let mut y = Vec::with_capacity(rows.len());
+        for &i in rows {
+            if i >= self.len() {
+                return Err(DataError::Shape(format!(
+                    "row {i} selected from {} rows",
+                    self.len()
+                )));
+            }
+            x.extend_from_slice(self.row(i));
+            y.push(self.y[i]);
+        }
+        Ok(Dataset {
+            feature_names: self.feature_names.clone(),
+            label_name: self.label_name.clone(),
+            x,
+            y,
+            classes: self.classes.clone(),
+        })
+    }
+
     /// Writes the CSV form: the features, then the label column (label values as given).
     pub fn to_csv(&self) -> String {
         let mut s = self.feature_names.join(",");

@@ -4,7 +4,9 @@
 //! [`Scaler::standardize`] computes means and standard deviations from the data it is
 //! given: when that is private training data, the statistics stored with the model leak it
 //! (they are not noised and not charged to any budget). [`Scaler::from_bounds`] uses
-//! bounds that the user states from domain knowledge instead and reveals nothing.
+//! bounds that the user states from domain knowledge instead and reveals nothing, and
+//! [`Scaler::dp_standardize`] releases the statistics with (epsilon, delta)-DP (to be
+//! charged next to the training's own spend).
 //!
 //! ```
 //! use shroud::data::scaler::Scaler;
@@ -17,8 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{DataError, Dataset};
 
+mod private;
+
 /// How a scaler was obtained (kept in the model file).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScalerSource {
     /// Means and standard deviations of the training data (not private: see the module doc).
@@ -27,6 +31,14 @@ pub enum ScalerSource {
     Bounds,
     /// No scaling.
     Identity,
+    /// Means and standard deviations released with (epsilon, delta)-DP
+    /// ([`Scaler::dp_standardize`]).
+    DpStandardized {
+        /// The release's epsilon.
+        epsilon: f64,
+        /// The release's delta.
+        delta: f64,
+    },
 }
 
 /// Per-feature shift and scale.

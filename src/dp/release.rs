@@ -7,7 +7,7 @@
 use rand_core::CryptoRng;
 
 use super::mechanism::{PrivacyCost, gaussian_sigma_analytic, laplace_scale};
-use super::sample::{discrete_gaussian, discrete_laplace};
+use super::sample::{discrete_gaussian, discrete_gaussians, discrete_laplace};
 use super::{DpError, NoiseMultiplier};
 
 /// A noisy value with what it cost.
@@ -292,9 +292,9 @@ pub fn gaussian_vector<R: CryptoRng + ?Sized>(
         .iter()
         .map(|&v| to_grid(v, g))
         .collect::<Result<Vec<i128>, _>>()?;
+    let noise = discrete_gaussians(rng, num, den, units.len())?;
     let mut out = Vec::with_capacity(units.len());
-    for k in units {
-        let z = discrete_gaussian(rng, num, den)?;
+    for (k, z) in units.into_iter().zip(noise) {
         let k = k
             .checked_add(z)
             .ok_or_else(|| DpError::InvalidParameter("released value overflows".into()))?;

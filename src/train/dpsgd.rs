@@ -34,7 +34,7 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
-use super::network::Network;
+use super::network::{Network, Precision};
 use super::optim::{Optimizer, OptimizerConfig};
 use super::sampler::PoissonSampler;
 use crate::data::Dataset;
@@ -89,6 +89,8 @@ pub struct TrainConfig {
     /// Early stopping: stop after this many epochs without a lower validation loss and
     /// keep the best parameters (used only by [`train_validated`]).
     pub patience: Option<u32>,
+    /// Arithmetic of the forward and backward passes (f64 by default).
+    pub precision: Precision,
 }
 
 impl TrainConfig {
@@ -99,6 +101,7 @@ impl TrainConfig {
             sampling_rate,
             optimizer: OptimizerConfig::sgd(lr),
             patience: None,
+            precision: Precision::F64,
         }
     }
 
@@ -172,8 +175,9 @@ fn batch_gradient(
     x: ArrayView2<f64>,
     y: &[usize],
     clip: Option<ClipNorm>,
+    precision: Precision,
 ) -> Result<(Vec<f64>, Array1<f64>), TrainError> {
-    let bw = net.backward(x, y)?;
+    let bw = net.backward_with(x, y, precision)?;
     let weights = match clip {
         Some(c) => clip_factors(&Network::per_example_norms(&bw), c),
         None => Array1::ones(x.nrows()),
@@ -192,7 +196,7 @@ pub fn clipped_gradient_sum(
     y: &[usize],
     clip: ClipNorm,
 ) -> Result<Vec<f64>, TrainError> {
-    Ok(batch_gradient(net, x, y, Some(clip))?.0)
+    Ok(batch_gradient(net, x, y, Some(clip), Precision::F64)?.0)
 }
 
 /// Every example's gradient clipped to L2 norm `clip` (n x P), materialized: for tests and
@@ -285,6 +289,28 @@ pub fn train_validated<R: CryptoRng + ?Sized>(
     dp: Option<&DpSgd>,
     rng: &mut R,
 ) -> Result<TrainReport, TrainError> {
+    train_observed(net, data, validation, cfg, dp, rng, None)
+}
+
+/// Called after every step with (steps taken, steps planned): a progress bar's hook.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// As [`train_validated`], calling `progress` after every step.
+///
+/// # Errors
+/// Those of [`train_validated`].
+///
+/// # Privacy
+/// As [`train_validated`]; the hook learns the step count only, which is public.
+pub fn train_observed<R: CryptoRng + ?Sized>(
+    net: &mut Network,
+    data: &Dataset,
+    validation: Option<&Dataset>,
+    cfg: &TrainConfig,
+    dp: Option<&DpSgd>,
+    rng: &mut R,
+    progress: Option<Progress<'_>>,
+) -> Result<TrainReport, TrainError> {
     let (steps, mut opt) = preflight(net, data, cfg)?;
     let val = match validation {
         Some(v) => {
@@ -319,7 +345,8 @@ pub fn train_validated<R: CryptoRng + ?Sized>(
             None
         } else {
             let (xb, yb) = gather(x.view(), y, &idx);
-            let (g, losses) = batch_gradient(net, xb.view(), &yb, dp.map(|d| d.clip))?;
+            let (g, losses) =
+                batch_gradient(net, xb.view(), &yb, dp.map(|d| d.clip), cfg.precision)?;
             loss_sum += losses.sum();
             loss_n += losses.len();
             Some(g)
@@ -350,6 +377,9 @@ pub fn train_validated<R: CryptoRng + ?Sized>(
             net.set_params(&params)?;
         }
         taken += 1;
+        if let Some(p) = progress {
+            p(taken, steps);
+        }
         if taken == steps || epoch_of(taken) != epoch {
             epoch_losses.push(if loss_n > 0 {
                 loss_sum / loss_n as f64

@@ -28,6 +28,17 @@ pub enum TrainError {
         /// The step at which it was detected.
         step: u64,
     },
+    /// A plot could not be drawn or its file written.
+    #[error("plot: {0}")]
+    Plot(String),
+    /// A report's output could not be written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What the operating system said.
+        message: String,
+    },
     /// A model file that cannot be read, parsed or trusted.
     #[error("model file: {0}")]
     ModelFile(String),

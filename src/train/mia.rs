@@ -1,13 +1,15 @@
-//! Membership inference: the loss-threshold attack (Yeom et al. 2018), reported as Carlini
-//! et al. (2022) ask (AUC and TPR at low FPR), next to the ceiling that the model's
-//! (epsilon, delta) guarantee implies.
+//! Membership inference: the loss-threshold attack (Yeom et al. 2018) and the likelihood
+//! ratio attack with shadow models ([`lira`], Carlini et al. 2022), reported as Carlini et
+//! al. ask (AUC and TPR at low FPR), next to the ceiling that the model's (epsilon, delta)
+//! guarantee implies.
 //!
 //! For an (epsilon, delta)-DP training run, every membership test has
 //! TPR <= e^epsilon FPR + delta and, by the same guarantee applied to the complement,
 //! TPR <= 1 - e^-epsilon (1 - delta - FPR) (Kairouz, Oh, Viswanath 2015). An attack above
 //! the ceiling means the privacy claim is wrong: [`MiaReport::above_bound`] flags it. The
-//! empirical TPR is a point estimate; the flag allows a binomial margin of three standard
-//! errors so that sampling noise alone does not raise it.
+//! empirical TPR and FPR are estimates (an FPR of 0 on 200 non-members is not a true FPR of
+//! 0); the flag compares the TPR's lower confidence bound with the ceiling at the FPR's
+//! upper bound, so that sampling noise alone does not raise it.
 //!
 //! ```
 //! use shroud::train::mia::dp_tpr_ceiling;
@@ -20,6 +22,8 @@ use super::dpsgd::feature_matrix;
 use super::eval::roc_auc;
 use super::model_file::Model;
 use crate::data::Dataset;
+
+pub mod lira;
 
 /// The FPRs at which TPR is reported.
 pub const FPRS: [f64; 2] = [0.001, 0.01];
@@ -38,14 +42,32 @@ pub struct MiaReport {
     pub auc: f64,
     /// (target FPR, achieved FPR, TPR) at each of [`FPRS`].
     pub tpr_at_fpr: Vec<(f64, f64, f64)>,
-    /// The DP ceiling on TPR at each target FPR (None for a model trained without DP).
+    /// The DP ceiling on TPR at each target FPR, for the model's whole guarantee
+    /// ([`Model::guarantee`]; None for a model trained without DP).
     pub bound_tpr_at_fpr: Option<Vec<f64>>,
-    /// True when some TPR exceeds its ceiling by more than three standard errors: a bug.
+    /// True when some TPR exceeds its ceiling beyond sampling error, a bug: the TPR's lower
+    /// confidence bound is above the ceiling at the FPR's upper bound (Wilson intervals,
+    /// z = 3.29 each).
     pub above_bound: bool,
     /// The ROC curve, (FPR, TPR) points from (0, 0) to (1, 1), for plotting.
     pub roc: Vec<(f64, f64)>,
     /// Members and non-members attacked.
     pub n: (usize, usize),
+}
+
+/// The z of the one-sided confidence bounds behind [`MiaReport::above_bound`].
+const Z: f64 = 3.29;
+
+/// Wilson score interval of a proportion p observed on n trials.
+fn wilson(p: f64, n: f64, z: f64) -> (f64, f64) {
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    let d = 1.0 + z2 / n;
+    (
+        ((centre - half) / d).max(0.0),
+        ((centre + half) / d).min(1.0),
+    )
 }
 
 /// TPR of the test "score > t" where t is the smallest threshold whose FPR is at most
@@ -88,6 +110,17 @@ fn roc_curve(members: &[f64], nonmembers: &[f64]) -> Vec<(f64, f64)> {
     out
 }
 
+/// The scores "-loss" of the rows of `d` under `model` (its features, scaled by its
+/// scaler), and the class indices.
+pub(crate) fn model_losses(model: &Model, d: &Dataset) -> Result<Vec<f64>, TrainError> {
+    if d.feature_names() != model.feature_names.as_slice() {
+        return Err(TrainError::Shape("features differ from the model's".into()));
+    }
+    let y = model.class_indices(d)?;
+    let x = feature_matrix(&model.scaler.apply(d)?);
+    Ok(model.network.losses(x.view(), &y)?.to_vec())
+}
+
 /// Runs the loss-threshold attack on a model: members are training rows, non-members rows
 /// it never saw (from the same population).
 ///
@@ -99,23 +132,32 @@ pub fn loss_threshold_attack(
     members: &Dataset,
     nonmembers: &Dataset,
 ) -> Result<MiaReport, TrainError> {
-    let scores = |d: &Dataset| -> Result<Vec<f64>, TrainError> {
-        if d.feature_names() != model.feature_names.as_slice() {
-            return Err(TrainError::Shape("features differ from the model's".into()));
-        }
-        let y = model.class_indices(d)?;
-        let x = feature_matrix(&model.scaler.apply(d)?);
-        Ok(model
-            .network
-            .losses(x.view(), &y)?
-            .iter()
-            .map(|l| -l)
-            .collect())
-    };
-    let (m, mut nm) = (scores(members)?, scores(nonmembers)?);
+    let neg = |v: Vec<f64>| v.into_iter().map(|l| -l).collect::<Vec<_>>();
+    let m = neg(model_losses(model, members)?);
+    let nm = neg(model_losses(model, nonmembers)?);
+    report_from_scores(model, &m, &nm)
+}
+
+/// The report for any membership score (higher means "member"): AUC, TPR at [`FPRS`], the
+/// ROC curve, and the model's DP ceiling with the flag.
+///
+/// # Errors
+/// [`TrainError::InvalidParameter`] when either set is empty or a score is NaN.
+pub fn report_from_scores(
+    model: &Model,
+    members: &[f64],
+    nonmembers: &[f64],
+) -> Result<MiaReport, TrainError> {
+    let m = members.to_vec();
+    let mut nm = nonmembers.to_vec();
     if m.is_empty() || nm.is_empty() {
         return Err(TrainError::InvalidParameter(
             "need members and non-members".into(),
+        ));
+    }
+    if m.iter().chain(&nm).any(|s| s.is_nan()) {
+        return Err(TrainError::InvalidParameter(
+            "a membership score is NaN".into(),
         ));
     }
     let roc = roc_curve(&m, &nm);
@@ -131,18 +173,20 @@ pub fn loss_threshold_attack(
             (f, af, t)
         })
         .collect();
-    let bound = model.privacy.as_ref().map(|p| {
+    let guarantee = model.guarantee();
+    let bound = guarantee.map(|(e, d)| {
         FPRS.iter()
-            .map(|&f| dp_tpr_ceiling(p.epsilon, p.delta, f))
+            .map(|&f| dp_tpr_ceiling(e, d, f))
             .collect::<Vec<_>>()
     });
-    let above_bound = model.privacy.as_ref().is_some_and(|p| {
+    let (n_m, n_nm) = (m.len() as f64, nm.len() as f64);
+    let above_bound = guarantee.is_some_and(|(eps, delta)| {
         tpr_at_fpr.iter().any(|&(_, achieved, tpr)| {
-            // the ceiling at the FPR achieved (at most the target), plus sampling error
-            let se = (tpr * (1.0 - tpr) / m.len() as f64)
-                .sqrt()
-                .max(1.0 / m.len() as f64);
-            tpr > dp_tpr_ceiling(p.epsilon, p.delta, achieved) + 3.0 * se
+            // both rates are estimates: beat the ceiling at the FPR's upper confidence
+            // bound with the TPR's lower bound (Wilson, z = 3.29 each, 99.95 % one-sided)
+            let (tpr_lo, _) = wilson(tpr, n_m, Z);
+            let (_, fpr_hi) = wilson(achieved, n_nm, Z);
+            tpr_lo > dp_tpr_ceiling(eps, delta, fpr_hi)
         })
     });
     Ok(MiaReport {
@@ -177,6 +221,15 @@ mod tests {
             last = c;
         }
         assert_eq!(last, 1.0);
+    }
+
+    #[test]
+    fn wilson_bounds_cover_the_estimate() {
+        let (lo, hi) = wilson(0.0, 200.0, Z);
+        assert_eq!(lo, 0.0);
+        assert!(hi > 0.04 && hi < 0.06, "{hi}");
+        let (lo, hi) = wilson(0.5, 100.0, Z);
+        assert!(lo < 0.5 && hi > 0.5 && (0.5 - lo - (hi - 0.5)).abs() < 1e-12);
     }
 
     #[test]

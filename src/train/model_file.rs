@@ -184,6 +184,19 @@ impl Model {
         Self::from_json(&text)
     }
 
+    /// The (epsilon, delta) guarantee of everything released about the training data: the
+    /// training's record plus, by basic composition, DP scaler statistics. None when the
+    /// weights were trained without DP.
+    pub fn guarantee(&self) -> Option<(f64, f64)> {
+        let p = self.privacy.as_ref()?;
+        Some(match self.scaler.source {
+            crate::data::scaler::ScalerSource::DpStandardized { epsilon, delta } => {
+                (p.epsilon + epsilon, p.delta + delta)
+            }
+            _ => (p.epsilon, p.delta),
+        })
+    }
+
     /// Class indices of `data`'s labels in this model's classes.
     ///
     /// # Errors

@@ -18,11 +18,14 @@
 //! assert!((losses[0] - std::f64::consts::LN_2).abs() < 1e-12); // zero init: p = 1/2
 //! ```
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
+
+mod kernels;
+use kernels::{backward_in, forward_in, head, sigmoid};
 
 /// Hidden-layer activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +35,37 @@ pub enum Activation {
     Relu,
     /// tanh(x)
     Tanh,
+}
+
+/// The arithmetic of the forward and backward passes. With [`Precision::F32`] the
+/// activations and output gradients are computed in f32 (matrix products at twice the
+/// width per instruction) and converted to f64 for the per-example norms, the clipped sum,
+/// the noise and the optimizer, so clipping bounds the sensitivity exactly as in f64.
+/// The model's weights are kept in f64 either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// f32 forward and backward passes.
+    F32,
+    /// f64 throughout.
+    #[default]
+    F64,
+}
+
+impl Precision {
+    /// Parses `f32` or `f64`.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidParameter`] for anything else.
+    pub fn parse(s: &str) -> Result<Self, TrainError> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "f64" => Ok(Precision::F64),
+            _ => Err(TrainError::InvalidParameter(format!(
+                "precision {s:?}: expected f32 or f64"
+            ))),
+        }
+    }
 }
 
 /// What kind of model.
@@ -330,28 +364,18 @@ impl Network {
         Ok(())
     }
 
-    fn activate(&self, z: &mut Array2<f64>) {
-        if let Architecture::Mlp { activation, .. } = self.arch {
-            match activation {
-                Activation::Relu => z.mapv_inplace(|v| v.max(0.0)),
-                Activation::Tanh => z.mapv_inplace(f64::tanh),
-            }
+    fn hidden_activation(&self) -> Option<Activation> {
+        match self.arch {
+            Architecture::Mlp { activation, .. } => Some(activation),
+            _ => None,
         }
     }
 
     /// Forward pass: the inputs of every layer and the output logits.
     fn forward(&self, x: ArrayView2<f64>) -> (Vec<Array2<f64>>, Array2<f64>) {
-        let mut inputs = Vec::with_capacity(self.layers.len());
-        let mut h = x.to_owned();
-        for (i, l) in self.layers.iter().enumerate() {
-            let mut z = h.dot(&l.w) + &l.b;
-            inputs.push(h);
-            if i + 1 < self.layers.len() {
-                self.activate(&mut z);
-            }
-            h = z;
-        }
-        (inputs, h)
+        let ws: Vec<ArrayView2<f64>> = self.layers.iter().map(|l| l.w.view()).collect();
+        let bs: Vec<ArrayView1<f64>> = self.layers.iter().map(|l| l.b.view()).collect();
+        forward_in(&ws, &bs, self.hidden_activation(), x)
     }
 
     /// Class probabilities, n x classes.
@@ -411,43 +435,48 @@ impl Network {
         Ok(head(&z, y).1)
     }
 
-    /// Forward and backward pass for a batch.
+    /// Forward and backward pass for a batch, in f64.
     pub(crate) fn backward(&self, x: ArrayView2<f64>, y: &[usize]) -> Result<Backward, TrainError> {
+        self.backward_with(x, y, Precision::F64)
+    }
+
+    /// Forward and backward pass for a batch in `precision`; the result in f64.
+    pub(crate) fn backward_with(
+        &self,
+        x: ArrayView2<f64>,
+        y: &[usize],
+        precision: Precision,
+    ) -> Result<Backward, TrainError> {
         self.check(x, Some(y))?;
-        let (inputs, z) = self.forward(x);
-        let (mut delta, losses) = head(&z, y);
-        let mut deltas = vec![Array2::zeros((0, 0)); self.layers.len()];
-        for l in (0..self.layers.len()).rev() {
-            let next = if l > 0 {
-                let mut d = delta.dot(&self.layers[l].w.t());
-                // the activation's derivative, from the activated input of layer l
-                let a = &inputs[l];
-                match self.arch {
-                    Architecture::Mlp {
-                        activation: Activation::Relu,
-                        ..
-                    } => d.zip_mut_with(a, |g, &h| {
-                        if h <= 0.0 {
-                            *g = 0.0;
-                        }
-                    }),
-                    _ => d.zip_mut_with(a, |g, &h| *g *= 1.0 - h * h),
+        let act = self.hidden_activation();
+        Ok(match precision {
+            Precision::F64 => {
+                let ws: Vec<ArrayView2<f64>> = self.layers.iter().map(|l| l.w.view()).collect();
+                let bs: Vec<ArrayView1<f64>> = self.layers.iter().map(|l| l.b.view()).collect();
+                let (inputs, deltas, losses) = backward_in(&ws, &bs, act, x, y);
+                Backward {
+                    inputs,
+                    deltas,
+                    losses,
                 }
-                Some(d)
-            } else {
-                None
-            };
-            deltas[l] = delta;
-            if let Some(d) = next {
-                delta = d;
-            } else {
-                break;
             }
-        }
-        Ok(Backward {
-            inputs,
-            deltas,
-            losses,
+            Precision::F32 => {
+                let to32 = |v: &f64| *v as f32;
+                let w32: Vec<Array2<f32>> = self.layers.iter().map(|l| l.w.map(to32)).collect();
+                let b32: Vec<Array1<f32>> = self.layers.iter().map(|l| l.b.map(to32)).collect();
+                let ws: Vec<ArrayView2<f32>> = w32.iter().map(Array2::view).collect();
+                let bs: Vec<ArrayView1<f32>> = b32.iter().map(Array1::view).collect();
+                let x32 = x.map(to32);
+                let (inputs, deltas, losses) = backward_in(&ws, &bs, act, x32.view(), y);
+                let to64 = |a: Vec<Array2<f32>>| -> Vec<Array2<f64>> {
+                    a.iter().map(|m| m.mapv(f64::from)).collect()
+                };
+                Backward {
+                    inputs: to64(inputs),
+                    deltas: to64(deltas),
+                    losses: losses.mapv(f64::from),
+                }
+            }
         })
     }
 
@@ -507,39 +536,4 @@ impl Network {
         }
         sq.mapv(f64::sqrt)
     }
-}
-
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// The output layer's loss gradient (n x out) and the per-example losses.
-fn head(z: &Array2<f64>, y: &[usize]) -> (Array2<f64>, Array1<f64>) {
-    let n = z.nrows();
-    let mut losses = Array1::zeros(n);
-    let mut d = Array2::zeros(z.dim());
-    if z.ncols() == 1 {
-        for i in 0..n {
-            let (v, t) = (z[[i, 0]], y[i] as f64);
-            // softplus(v) - t v, stably
-            losses[i] = v.max(0.0) - t * v + (-v.abs()).exp().ln_1p();
-            d[[i, 0]] = sigmoid(v) - t;
-        }
-    } else {
-        for i in 0..n {
-            let row = z.row(i);
-            let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-            losses[i] = lse - row[y[i]];
-            for (k, v) in row.iter().enumerate() {
-                d[[i, k]] = (v - lse).exp() - f64::from(u8::from(k == y[i]));
-            }
-        }
-    }
-    (d, losses)
 }

@@ -16,7 +16,9 @@
 use rand_core::CryptoRng;
 
 use super::TrainError;
-use super::dpsgd::{ClipNorm, DpSgd, TrainConfig, TrainReport, preflight, train_validated};
+use super::dpsgd::{
+    ClipNorm, DpSgd, Progress, TrainConfig, TrainReport, preflight, train_observed,
+};
 use super::network::Network;
 use crate::data::Dataset;
 use crate::dp::budget::Ledger;
@@ -91,14 +93,26 @@ pub struct Charge<'a> {
     pub principal: &'a str,
 }
 
-/// What else a private run uses: a public validation set for early stopping and the
-/// ledger account to charge.
-#[derive(Clone, Copy, Debug, Default)]
+/// What else a private run uses: a public validation set for early stopping, the
+/// ledger account to charge, and a progress hook.
+#[derive(Clone, Copy, Default)]
 pub struct RunOptions<'a> {
     /// Public validation data (early stopping with [`TrainConfig::patience`]).
     pub validation: Option<&'a Dataset>,
     /// The account to charge before training.
     pub charge: Option<Charge<'a>>,
+    /// Called after every step with (steps taken, steps planned).
+    pub progress: Option<Progress<'a>>,
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("validation", &self.validation.map(Dataset::len))
+            .field("charge", &self.charge)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// Calibrates, charges the ledger (if any) the planned (epsilon, delta) once, then trains
@@ -106,7 +120,7 @@ pub struct RunOptions<'a> {
 /// the charge stays that of the planned steps, toward more loss).
 ///
 /// # Errors
-/// Those of [`calibrate`] and [`train_validated`]; [`TrainError::Dp`] with
+/// Those of [`calibrate`] and [`train_validated`](super::dpsgd::train_validated); [`TrainError::Dp`] with
 /// [`DpError::BudgetExceeded`] when the account cannot pay, in which case nothing was
 /// trained and nothing spent. A failure after the charge (a diverged run) keeps the charge:
 /// the data was touched.
@@ -135,19 +149,27 @@ pub fn train_with_epsilon<R: CryptoRng + ?Sized>(
         delta: target.delta,
         accountant: target.accountant,
     };
-    train_validated(net, data, opts.validation, cfg, Some(&dp), rng)
+    train_observed(
+        net,
+        data,
+        opts.validation,
+        cfg,
+        Some(&dp),
+        rng,
+        opts.progress,
+    )
 }
 
 /// Trains with a given noise multiplier, first charging the ledger (if any) the epsilon of
 /// the planned steps at `dp.delta`.
 ///
 /// # Errors
-/// Those of [`train_validated`]; [`TrainError::Dp`] with [`DpError::BudgetExceeded`] when the account
+/// Those of [`train_validated`](super::dpsgd::train_validated); [`TrainError::Dp`] with [`DpError::BudgetExceeded`] when the account
 /// cannot pay (nothing trained, nothing spent) or [`DpError::Unbounded`] when no finite
 /// epsilon exists for the plan.
 ///
 /// # Privacy
-/// As [`train_validated`]; the charge is for the planned steps, at least the steps taken.
+/// As [`train_validated`](super::dpsgd::train_validated); the charge is for the planned steps, at least the steps taken.
 pub fn train_with_noise_multiplier<R: CryptoRng + ?Sized>(
     net: &mut Network,
     data: &Dataset,
@@ -168,5 +190,13 @@ pub fn train_with_noise_multiplier<R: CryptoRng + ?Sized>(
         c.ledger
             .spend(c.dataset, c.principal, epsilon, dp.delta.get())?;
     }
-    train_validated(net, data, opts.validation, cfg, Some(dp), rng)
+    train_observed(
+        net,
+        data,
+        opts.validation,
+        cfg,
+        Some(dp),
+        rng,
+        opts.progress,
+    )
 }

@@ -25,6 +25,10 @@ pub struct TrainBenchArgs {
     /// Seeds of the accuracy sweep on the built-in hospitals (0 skips it).
     #[arg(long, default_value_t = 5)]
     seeds: u64,
+    /// Arithmetic of the forward and backward passes: f64 or f32 (clipping, noise and
+    /// weights stay f64).
+    #[arg(long, default_value = "f64")]
+    precision: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -76,18 +80,8 @@ fn accuracy_sweep(seeds: u64) -> Result<Vec<(Option<f64>, f64, f64)>, Failure> {
             };
             accs.push(model.evaluate(&h.holdout)?.accuracy);
         }
-        let n = accs.len() as f64;
-        let mean = accs.iter().sum::<f64>() / n;
-        let sd =
-            (accs.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
-        // Student t 0.975 quantiles for 1..=9 degrees of freedom, then the normal's
-        let t = [
-            12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
-        ]
-        .get(accs.len().saturating_sub(2))
-        .copied()
-        .unwrap_or(1.96);
-        out.push((eps, mean, t * sd / n.sqrt()));
+        let (mean, half) = shroud::train::report::mean_ci95(&accs);
+        out.push((eps, mean, half));
     }
     Ok(out)
 }
@@ -133,6 +127,7 @@ pub fn run(a: TrainBenchArgs) -> Result<(), Failure> {
     let q = SamplingRate::new(256.0 / a.examples as f64)?;
     let mut cfg = TrainConfig::new(a.epochs, q, 0.1);
     cfg.optimizer = shroud::train::optim::OptimizerConfig::sgd(0.1);
+    cfg.precision = shroud::train::network::Precision::parse(&a.precision)?;
     let dp = DpSgd {
         clip: ClipNorm::new(1.0)?,
         sigma: NoiseMultiplier::new(1.0)?,
@@ -163,14 +158,15 @@ pub fn run(a: TrainBenchArgs) -> Result<(), Failure> {
             .iter()
             .map(|(m, p, n)| {
                 json!({"model": m, "dp_sgd_examples_per_s": p, "sgd_examples_per_s": n,
-                       "features": 20, "expected_batch": 256, "threads": 1})
+                       "features": 20, "expected_batch": 256, "threads": 1,
+                       "precision": a.precision})
             })
             .collect();
         println!("{}", json!({ "train": v, "hospitals_accuracy": acc }));
     } else {
         println!(
-            "DP-SGD on {} examples x 20 features, expected batch 256, {} epochs, one thread",
-            a.examples, a.epochs
+            "DP-SGD on {} examples x 20 features, expected batch 256, {} epochs, one thread, {}",
+            a.examples, a.epochs, a.precision
         );
         println!("{:<12} {:>18} {:>18}", "model", "DP-SGD ex/s", "SGD ex/s");
         for (m, p, n) in rows {

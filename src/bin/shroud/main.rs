@@ -21,6 +21,8 @@ mod fl;
 mod keys;
 mod mpc;
 mod psi;
+#[cfg(feature = "plots")]
+mod report;
 mod secagg;
 #[cfg(feature = "serve")]
 mod serve;
@@ -90,6 +92,12 @@ enum Command {
     Attack {
         #[command(subcommand)]
         what: train::AttackCommand,
+    },
+    /// Reports with plots (privacy against utility).
+    #[cfg(feature = "plots")]
+    Report {
+        #[command(subcommand)]
+        what: report::ReportCommand,
     },
     /// Secure aggregation (SecAgg / SecAgg+): a server learns only the sum of the
     /// clients' vectors, even when some drop out.
@@ -176,6 +184,8 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => train::evaluate_cmd(a),
         #[cfg(feature = "train")]
         Command::Attack { what } => train::attack_cmd(what),
+        #[cfg(feature = "plots")]
+        Command::Report { what } => report::run(what),
         Command::Secagg { what } => secagg::run(what),
         #[cfg(feature = "train")]
         Command::Fl { what } => fl::run(what),

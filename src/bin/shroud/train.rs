@@ -1,5 +1,6 @@
 //! `shroud train` and `shroud evaluate`: parse, call the training layer, print.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -8,10 +9,12 @@ use shroud::data::Dataset;
 use shroud::data::scaler::Scaler;
 use shroud::dp::budget::Ledger;
 use shroud::dp::{Delta, NoiseMultiplier, SamplingRate};
-use shroud::train::dpsgd::{ClipNorm, DpSgd, TrainConfig, feature_matrix, train_validated};
+use shroud::train::dpsgd::{ClipNorm, DpSgd, TrainConfig, feature_matrix, train_observed};
 use shroud::train::eval::accuracy;
+use shroud::train::mia::lira::{LiraConfig, lira_attack};
+use shroud::train::mia::{FPRS, MiaReport, loss_threshold_attack};
 use shroud::train::model_file::Model;
-use shroud::train::network::{Architecture, Network};
+use shroud::train::network::{Architecture, Network, Precision};
 use shroud::train::optim::{OptimizerConfig, Rule};
 use shroud::train::private::{
     Charge, EpsilonTarget, RunOptions, train_with_epsilon, train_with_noise_multiplier,
@@ -86,6 +89,10 @@ pub struct TrainArgs {
     /// Accountant.
     #[arg(long, value_enum, default_value = "rdp")]
     accountant: Accountant,
+    /// Arithmetic of the forward and backward passes: f32 or f64 (clipping, noise and the
+    /// weights stay f64).
+    #[arg(long, default_value = "f64")]
+    precision: String,
     /// Seed of the initialization (the sampling and the noise always come from the OS).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -93,6 +100,14 @@ pub struct TrainArgs {
     /// standardizing with the private data's statistics.
     #[arg(long, value_delimiter = ',')]
     bounds: Option<Vec<String>>,
+    /// Standardize with means and standard deviations released with this epsilon (needs
+    /// --bounds to clip to, and --scaler-delta); charged to the ledger before training, and
+    /// added to the model's guarantee.
+    #[arg(long, requires_all = ["bounds", "scaler_delta"])]
+    scaler_epsilon: Option<f64>,
+    /// delta of the DP scaler statistics.
+    #[arg(long, requires = "scaler_epsilon")]
+    scaler_delta: Option<f64>,
     /// Budget ledger to charge before training.
     #[arg(long, requires = "principal")]
     ledger: Option<PathBuf>,
@@ -159,6 +174,12 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
         )));
     }
     let raw = Dataset::from_csv_path(&a.data, &a.label, a.features.as_deref())?;
+    let ledger = a.ledger.as_deref().map(Ledger::open).transpose()?;
+    let dataset = a.dataset.clone().unwrap_or_else(|| {
+        a.data
+            .file_stem()
+            .map_or_else(|| "data".into(), |s| s.to_string_lossy().into_owned())
+    });
     let scaler = match &a.bounds {
         Some(b) => {
             let s = parse_bounds(b)?;
@@ -169,7 +190,27 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
                     raw.n_features()
                 )));
             }
-            s
+            match (a.scaler_epsilon, a.scaler_delta) {
+                (Some(e), Some(d)) => {
+                    if a.epsilon.is_none() && a.noise_multiplier.is_none() {
+                        return Err(Failure(
+                            "--scaler-epsilon is for a private run: give --epsilon or --noise-multiplier"
+                                .into(),
+                        ));
+                    }
+                    if let (Some(l), Some(p)) = (&ledger, &a.principal) {
+                        l.spend(&dataset, p, e, d)?;
+                    }
+                    let pairs: Vec<(f64, f64)> = s
+                        .shift
+                        .iter()
+                        .zip(&s.scale)
+                        .map(|(c, r)| (c - r, c + r))
+                        .collect();
+                    Scaler::dp_standardize(&raw, &pairs, e, d, &mut shroud::rng::chacha_from_os())?
+                }
+                _ => s,
+            }
         }
         None => Scaler::standardize(&raw),
     };
@@ -192,6 +233,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
     cfg.optimizer.weight_decay = a.weight_decay;
     cfg.optimizer.lr_decay = a.lr_decay;
     cfg.patience = a.patience;
+    cfg.precision = Precision::parse(&a.precision)?;
     let validation = match &a.validation {
         Some(p) => {
             let v = Dataset::from_csv_path(p, &a.label, Some(raw.feature_names()))?;
@@ -207,12 +249,6 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
         }
         None => None,
     };
-    let ledger = a.ledger.as_deref().map(Ledger::open).transpose()?;
-    let dataset = a.dataset.clone().unwrap_or_else(|| {
-        a.data
-            .file_stem()
-            .map_or_else(|| "data".into(), |s| s.to_string_lossy().into_owned())
-    });
     let charge = match (&ledger, &a.principal) {
         (Some(l), Some(p)) => Some(Charge {
             ledger: l,
@@ -221,9 +257,31 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
         }),
         _ => None,
     };
+    // a progress bar on stderr when it is a terminal and the output is for a person
+    let bar = (!a.json && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} training [{bar:40}] {pos}/{len} steps, {elapsed} (eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
+    });
+    let hook = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            if b.length() != Some(total) {
+                b.set_length(total);
+            }
+            b.set_position(done);
+        }
+    };
+    let progress: Option<&(dyn Fn(u64, u64) + Sync)> = bar.as_ref().map(|_| &hook as _);
     let opts = RunOptions {
         validation: validation.as_ref(),
         charge,
+        progress,
     };
     let accountant = a.accountant.lib();
     let mut rng = shroud::rng::chacha_from_os();
@@ -261,9 +319,20 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
                     "--ledger needs a private run: give --epsilon or --noise-multiplier".into(),
                 ));
             }
-            train_validated(&mut net, &data, validation.as_ref(), &cfg, None, &mut rng)?
+            train_observed(
+                &mut net,
+                &data,
+                validation.as_ref(),
+                &cfg,
+                None,
+                &mut rng,
+                progress,
+            )?
         }
     };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     let x = feature_matrix(&data);
     let train_accuracy = accuracy(&net.predict(x.view())?, data.labels());
     let model = Model {
@@ -284,9 +353,12 @@ pub fn train_cmd(a: TrainArgs) -> Result<(), Failure> {
             "delta": p.map(|p| p.delta),
             "noise_multiplier": p.map(|p| p.noise_multiplier),
             "sampling_rate": q,
+            "precision": a.precision,
             "steps": report.steps,
             "accountant": p.map(|p| p.accountant.clone()),
             "clip": p.map(|p| p.clip),
+            "scaler_epsilon": a.scaler_epsilon,
+            "scaler_delta": a.scaler_delta,
             "train_accuracy": train_accuracy,
             "epoch_losses": report.epoch_losses,
             "validation_losses": report.validation_losses,
@@ -348,7 +420,8 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> Result<(), Failure> {
 
 #[derive(clap::Subcommand)]
 pub enum AttackCommand {
-    /// Loss-threshold membership inference against a model, with the DP ceiling.
+    /// Membership inference against a model (loss threshold, or LiRA with --shadow), with
+    /// the ceiling that the model's (epsilon, delta) allows.
     Mia(MiaArgs),
 }
 
@@ -366,27 +439,25 @@ pub struct MiaArgs {
     /// The label column.
     #[arg(long)]
     label: String,
-    /// Shadow models for a LiRA-style attack (not implemented yet: only 0 is accepted).
+    /// Shadow models (even) for the LiRA attack, trained on halves of members and
+    /// non-members together; 0 runs the loss-threshold attack alone.
     #[arg(long, default_value_t = 0)]
     shadow: u32,
+    /// Shadows' epochs when the model has no privacy record (a DP model's record gives them).
+    #[arg(long, default_value_t = 10)]
+    shadow_epochs: u32,
+    /// Shadows' learning rate (SGD, momentum 0.9).
+    #[arg(long, default_value_t = 0.1)]
+    shadow_lr: f64,
+    /// Seed of the shadows (the attacker's randomness).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
-pub fn attack_cmd(cmd: AttackCommand) -> Result<(), Failure> {
-    let AttackCommand::Mia(a) = cmd;
-    if a.shadow > 0 {
-        return Err(Failure(
-            "--shadow: the LiRA attack with shadow models is not implemented yet; \
-             run without --shadow for the loss-threshold attack"
-                .into(),
-        ));
-    }
-    let model = Model::load(&a.model)?;
-    let members = Dataset::from_csv_path(&a.members, &a.label, Some(&model.feature_names))?;
-    let nonmembers = Dataset::from_csv_path(&a.nonmembers, &a.label, Some(&model.feature_names))?;
-    let r = shroud::train::mia::loss_threshold_attack(&model, &members, &nonmembers)?;
+fn report_json(name: &str, r: &MiaReport) -> serde_json::Value {
     let key = |f: f64| f.to_string();
     let tpr: serde_json::Map<String, serde_json::Value> = r
         .tpr_at_fpr
@@ -394,46 +465,98 @@ pub fn attack_cmd(cmd: AttackCommand) -> Result<(), Failure> {
         .map(|(f, _, t)| (key(*f), json!(t)))
         .collect();
     let bound = r.bound_tpr_at_fpr.as_ref().map(|b| {
-        shroud::train::mia::FPRS
-            .iter()
+        FPRS.iter()
             .zip(b)
             .map(|(f, v)| (key(*f), json!(v)))
             .collect::<serde_json::Map<_, _>>()
     });
-    if a.json {
-        println!(
-            "{}",
-            json!({
-                "attack": "loss_threshold",
-                "auc": r.auc,
-                "tpr_at_fpr": tpr,
-                "bound_tpr_at_fpr": bound,
-                "above_bound": r.above_bound,
-                "epsilon": model.privacy.as_ref().map(|p| p.epsilon),
-                "delta": model.privacy.as_ref().map(|p| p.delta),
-                "n_members": r.n.0,
-                "n_nonmembers": r.n.1,
-            })
-        );
+    json!({
+        "attack": name,
+        "auc": r.auc,
+        "tpr_at_fpr": tpr,
+        "bound_tpr_at_fpr": bound,
+        "above_bound": r.above_bound,
+    })
+}
+
+fn print_report(name: &str, r: &MiaReport) {
+    println!(
+        "{name} attack: AUC {:.4} on {} members, {} non-members",
+        r.auc, r.n.0, r.n.1
+    );
+    for (i, (f, af, t)) in r.tpr_at_fpr.iter().enumerate() {
+        let b = r
+            .bound_tpr_at_fpr
+            .as_ref()
+            .map_or_else(|| "none (not private)".into(), |b| format!("{:.4}", b[i]));
+        println!("  TPR {t:.4} at FPR {f} (achieved {af:.4}); DP ceiling {b}");
+    }
+}
+
+pub fn attack_cmd(cmd: AttackCommand) -> Result<(), Failure> {
+    let AttackCommand::Mia(a) = cmd;
+    let model = Model::load(&a.model)?;
+    let members = Dataset::from_csv_path(&a.members, &a.label, Some(&model.feature_names))?;
+    let nonmembers = Dataset::from_csv_path(&a.nonmembers, &a.label, Some(&model.feature_names))?;
+    let loss = loss_threshold_attack(&model, &members, &nonmembers)?;
+    let lira = if a.shadow > 0 {
+        let cfg = LiraConfig::from_model(
+            &model,
+            a.shadow,
+            members.len() + nonmembers.len(),
+            a.shadow_epochs,
+            a.shadow_lr,
+            a.seed,
+        )?;
+        Some(lira_attack(&model, &members, &nonmembers, &cfg)?)
     } else {
-        println!(
-            "loss-threshold attack: AUC {:.4} on {} members, {} non-members",
-            r.auc, r.n.0, r.n.1
-        );
-        for (i, (f, af, t)) in r.tpr_at_fpr.iter().enumerate() {
-            let b = r
-                .bound_tpr_at_fpr
-                .as_ref()
-                .map_or_else(|| "none (not private)".into(), |b| format!("{:.4}", b[i]));
-            println!("  TPR {t:.4} at FPR {f} (achieved {af:.4}); DP ceiling {b}");
+        None
+    };
+    // the attack asked for is the top level; the loss attack sits beside LiRA for comparison
+    let (main_name, main) = match &lira {
+        Some(l) => ("lira", l),
+        None => ("loss_threshold", &loss),
+    };
+    if a.json {
+        let mut out = report_json(main_name, main);
+        if let Some(o) = out.as_object_mut() {
+            o.insert(
+                "epsilon".into(),
+                json!(model.privacy.as_ref().map(|p| p.epsilon)),
+            );
+            o.insert(
+                "delta".into(),
+                json!(model.privacy.as_ref().map(|p| p.delta)),
+            );
+            o.insert("n_members".into(), json!(main.n.0));
+            o.insert("n_nonmembers".into(), json!(main.n.1));
+            if lira.is_some() {
+                o.insert("shadows".into(), json!(a.shadow));
+                o.insert(
+                    "loss_threshold".into(),
+                    report_json("loss_threshold", &loss),
+                );
+            }
+        }
+        println!("{out}");
+    } else {
+        print_report("loss-threshold", &loss);
+        if let Some(l) = &lira {
+            print_report(&format!("LiRA ({} shadows)", a.shadow), l);
         }
     }
-    if r.above_bound {
-        return Err(Failure(
-            "BUG: the attack beats the ceiling that the model's (epsilon, delta) allows; \
-             the privacy record is wrong"
-                .into(),
-        ));
+    let above: Vec<&str> = [("loss_threshold", &loss)]
+        .into_iter()
+        .chain(lira.as_ref().map(|l| ("lira", l)))
+        .filter(|(_, r)| r.above_bound)
+        .map(|(n, _)| n)
+        .collect();
+    if !above.is_empty() {
+        return Err(Failure(format!(
+            "BUG: the {} attack beats the ceiling that the model's (epsilon, delta) allows; \
+             the privacy record is wrong",
+            above.join(" and ")
+        )));
     }
     Ok(())
 }
