@@ -46,6 +46,9 @@ pub struct RunArgs {
     /// logreg, softmax, or mlp:W1,W2[:relu|tanh].
     #[arg(long, default_value = "logreg")]
     model: String,
+    /// Secure aggregation (the default; the coordinator sees only the sum).
+    #[arg(long, conflicts_with_all = ["plain", "robust"])]
+    secure: bool,
     /// Plaintext FedAvg instead of secure aggregation.
     #[arg(long, conflicts_with = "robust")]
     plain: bool,
@@ -272,6 +275,8 @@ fn build(r: &RunArgs, test: &Dataset) -> Result<Built, Failure> {
         "harary" => GraphKind::Harary,
         g => return Err(Failure(format!("--graph {g}: expected complete or harary"))),
     };
+    // --secure only spells out the default; clap refuses it with --plain or --robust.
+    debug_assert!(!r.secure || (!r.plain && r.robust.is_none()));
     let aggregation = match (&r.robust, r.plain) {
         (Some(r), _) => Aggregation::Robust(RobustRule::parse(r)?),
         (None, true) => Aggregation::Plain,
