@@ -569,3 +569,36 @@ fn an_intermittently_available_participant_declines_rounds() {
         assert_eq!(r.included.contains(&2), !declined.contains(&r.round));
     }
 }
+
+/// Secure mode never "sums" a single update (that would reveal it): when only one
+/// participant is left in a round, the round is skipped and the run goes on.
+#[test]
+fn a_secure_round_with_one_update_is_skipped_not_revealed() {
+    let w = world(2, 13);
+    let secure = SecureConfig {
+        bits: 16,
+        graph: GraphKind::Complete,
+        dropout: 0.0,
+        update_clip: 4.0,
+    };
+    let mut parts = participants(&w);
+    parts[1] = Participant::new(1, w.parts[1].clone(), None).with_availability(0.0);
+    let mut coord =
+        Coordinator::new(config(2, Aggregation::Secure(secure), Some(4.0)), net(&w)).unwrap();
+    let before = coord.global().params();
+    let r = LocalRun {
+        local: local(),
+        dp: None,
+        participant_dp: None,
+        attacks: vec![],
+        drops: BTreeMap::new(),
+        validation: Some(&w.test),
+    };
+    let report = run_local(&mut coord, &mut parts, &r, &mut shroud::rng::seeded(5)).unwrap();
+    for round in &report.rounds {
+        assert!(round.included.is_empty(), "{round:?}");
+        assert_eq!(round.dropped, vec![0]);
+        assert_eq!(round.declined.len(), 1);
+    }
+    assert_eq!(coord.global().params(), before);
+}

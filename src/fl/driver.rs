@@ -352,7 +352,13 @@ fn secure_round<R: CryptoRng + ?Sized>(
     dropped: &mut Vec<u32>,
     rng: &mut R,
 ) -> Result<(Vec<f64>, Vec<u32>), FlError> {
-    if ready.is_empty() {
+    // A "sum" of one update is that update: never run it.
+    if ready.len() < 2 {
+        if !ready.is_empty() {
+            events.push(format!(
+                "round {round}: one participant ready; its update alone would be revealed: round skipped"
+            ));
+        }
         return Ok((vec![0.0; d], vec![]));
     }
     if let Some(p) = ddg
@@ -365,31 +371,11 @@ fn secure_round<R: CryptoRng + ?Sized>(
         ));
         return Ok((vec![0.0; d], vec![]));
     }
-    // Tell each ready participant its index, then hand its connection to secagg.
-    let mut session_conns: BTreeMap<ClientId, Conn> = BTreeMap::new();
-    let mut index_of = Vec::new();
-    for &u in ready {
-        let Some(mut t) = conns.remove(&u) else {
-            continue;
-        };
-        let index = index_of.len() as u32;
-        match t.send(&msgs::encode(&ToParticipant::SecAgg { round, index })) {
-            Ok(()) => {
-                session_conns.insert(index, t);
-                index_of.push(u);
-            }
-            Err(e) => {
-                events.push(format!("participant {u} dropped: {e}"));
-                dropped.push(u);
-            }
-        }
-    }
-    if index_of.is_empty() {
-        return Ok((vec![0.0; d], vec![]));
-    }
+    // The session's parameters first: if they cannot be made, no participant has been
+    // told to expect a sum, and every connection stays with the federation.
     let mut session = [0u8; 32];
     rng.fill_bytes(&mut session);
-    let m = index_of.len() as u32;
+    let m = ready.len() as u32;
     let params = match ddg {
         Some(p) => {
             // No sum may complete with fewer noise shares than the plan counts.
@@ -413,6 +399,25 @@ fn secure_round<R: CryptoRng + ?Sized>(
         }
         None => session_params(m, d, s, session)?,
     };
+    // Tell each ready participant its index, then hand its connection to secagg; one that
+    // cannot be told is a dropout of the session.
+    let index_of: Vec<ClientId> = ready.to_vec();
+    let mut session_conns: BTreeMap<ClientId, Conn> = BTreeMap::new();
+    for (index, &u) in index_of.iter().enumerate() {
+        let Some(mut t) = conns.remove(&u) else {
+            continue;
+        };
+        let index = index as u32;
+        match t.send(&msgs::encode(&ToParticipant::SecAgg { round, index })) {
+            Ok(()) => {
+                session_conns.insert(index, t);
+            }
+            Err(e) => {
+                events.push(format!("participant {u} dropped: {e}"));
+                dropped.push(u);
+            }
+        }
+    }
     for t in session_conns.values_mut() {
         t.set_max_frame(Message::max_len(&params).max(frame));
     }

@@ -156,8 +156,13 @@ pub fn run_local<R: CryptoRng + ?Sized>(
                 }
             }
         }
-        let (aggregate, included, dropped) = if updates.is_empty() {
-            (vec![0.0; coord.global().n_params()], vec![], lost)
+        let secure = matches!(cfg.aggregation, Aggregation::Secure(_));
+        // In secure mode a "sum" of one update is that update: the round is skipped.
+        let (aggregate, included, dropped) = if updates.is_empty() || (secure && updates.len() < 2)
+        {
+            let mut dropped = lost;
+            dropped.extend(updates.iter().map(|u| u.0));
+            (vec![0.0; coord.global().n_params()], vec![], dropped)
         } else {
             match cfg.aggregation {
                 Aggregation::Secure(s) => {
