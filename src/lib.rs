@@ -29,7 +29,7 @@
 //! Secret types are neither `Clone` nor printable and zeroize on drop; every function that
 //! branches on data carries a `_vartime` suffix, or its docs say why the data it branches
 //! on is public (public keys, ciphertexts, exponents, python-paillier encodings).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod bigint;
@@ -42,6 +42,7 @@ pub mod error;
 #[cfg(feature = "train")]
 pub mod fl;
 pub mod format;
+pub mod monty;
 pub mod mpc;
 pub mod net;
 pub mod paillier;

@@ -2,8 +2,8 @@
 //!
 //! Instead of r^n for a uniform r in Z*_n, the randomness is h_s^a mod n^2 where
 //! h = -x^2 mod n for a random x, h_s = h^n mod n^2, and a is a uniform exponent of
-//! bits(n)/2 bits. Because the base is fixed, a comb table of h_s^(d 16^i) turns the
-//! exponentiation into bits(n)/8 table lookups and multiplications, with no squaring:
+//! bits(n)/2 bits. Because the base is fixed, a comb table of h_s^(d 32^i) turns the
+//! exponentiation into bits(n)/10 table lookups and multiplications, with no squaring:
 //! about ten times cheaper than standard encryption. Intel's IPCL offers the same option.
 //!
 //! # Security
@@ -17,15 +17,15 @@
 //! The table lookups and multiplications are constant time in a; the table (which encodes
 //! h_s) zeroizes on drop.
 
+use crypto_bigint::BoxedUint;
 use crypto_bigint::modular::BoxedMontyForm;
-use crypto_bigint::{BoxedUint, Choice, CtAssign};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::multiexp::{TABLE, WINDOW, nibble};
 use super::{Ciphertext, Nonce, Plaintext, PublicKey};
 use crate::bigint::limb_precision;
 use crate::error::Result;
+use crate::monty::FixedBase;
 
 /// A secret short exponent a (single use).
 #[derive(Zeroize, ZeroizeOnDrop)]
@@ -48,13 +48,14 @@ impl DjnExponent {
     }
 }
 
-/// A fixed-base DJN encryptor for one public key. Build it once (about bits(n)^2/2
-/// multiplications and bits(n) KiB of table), then encrypt many times.
+/// A fixed-base DJN encryptor for one public key. Build it once (about 3 bits(n)
+/// multiplications modulo n^2 and 0.8 bits(n)^2 bytes of table: 3.4 MB at 2048 bits),
+/// then encrypt many times.
 pub struct DjnEncryptor {
     pk: PublicKey,
     exp_bits: u32,
-    /// table[i][d] = h_s^(d 16^i), Montgomery form mod n^2.
-    table: Vec<Vec<BoxedMontyForm>>,
+    /// table[i][d] = h_s^(d 32^i), Montgomery form mod n^2 (wiped on drop).
+    table: FixedBase,
 }
 
 impl core::fmt::Debug for DjnEncryptor {
@@ -65,16 +66,6 @@ impl core::fmt::Debug for DjnEncryptor {
             self.exp_bits,
             self.pk.id()
         )
-    }
-}
-
-impl Drop for DjnEncryptor {
-    fn drop(&mut self) {
-        for row in &mut self.table {
-            for x in row.iter_mut() {
-                x.zeroize();
-            }
-        }
     }
 }
 
@@ -104,24 +95,9 @@ impl DjnEncryptor {
         let hs = pk.nth_power(&h);
         drop(h);
         let exp_bits = limb_precision(inner.bits / 2);
-        let windows = exp_bits.div_ceil(WINDOW) as usize;
-        let one = BoxedMontyForm::one(&inner.params_n2);
-        let mut table = Vec::with_capacity(windows);
-        let mut base = hs;
-        for _ in 0..windows {
-            let mut row = Vec::with_capacity(TABLE);
-            row.push(one.clone());
-            for d in 1..TABLE {
-                let next = &row[d - 1] * &base;
-                row.push(next);
-            }
-            // next base = base^16
-            let next = &row[TABLE - 1] * &base;
-            let mut old = core::mem::replace(&mut base, next);
-            old.zeroize();
-            table.push(row);
-        }
-        base.zeroize();
+        let mut hs = hs;
+        let table = FixedBase::new(&hs, exp_bits);
+        hs.zeroize();
         DjnEncryptor {
             pk: pk.clone(),
             exp_bits,
@@ -165,20 +141,7 @@ impl DjnEncryptor {
     pub fn encrypt_with_exponent(&self, m: &Plaintext, a: &DjnExponent) -> Result<Ciphertext> {
         self.pk.check_plaintext(m)?;
         let inner = &self.pk.inner;
-        let mut acc = BoxedMontyForm::one(&inner.params_n2);
-        let mut sel = BoxedMontyForm::one(&inner.params_n2);
-        for (i, row) in self.table.iter().enumerate() {
-            let mut d = nibble(&a.value, i as u32);
-            sel.ct_assign(&row[0], Choice::TRUE);
-            for (j, entry) in row.iter().enumerate().skip(1) {
-                sel.ct_assign(entry, Choice::from_u64_eq(d, j as u64));
-            }
-            d.zeroize();
-            let next = &acc * &sel;
-            let mut old = core::mem::replace(&mut acc, next);
-            old.zeroize();
-        }
-        sel.zeroize();
+        let mut acc = self.table.pow(&a.value);
         let x = zeroize::Zeroizing::new(acc.as_montgomery().rem(&inner.n));
         let c = self.pk.absorb_plaintext(acc.as_montgomery(), &x, &m.value);
         acc.zeroize();

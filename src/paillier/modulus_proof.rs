@@ -68,7 +68,7 @@ fn root_mod_prime(part: &PrimePart, other: &PrimePart, y: &BoxedUint) -> BoxedUi
         .and_then(|m| q.invert_mod(&m).into_option())
         .unwrap_or_else(|| BoxedUint::one_with_precision(part.pm1.bits_precision()));
     let yp = super::secret_key::reduce(y, &part.params_p, &part.r_p);
-    let mut x = yp.pow_bounded_exp(&d, part.bits);
+    let mut x = crate::monty::pow(&yp, &d, part.bits);
     d.zeroize();
     let out = x.retrieve();
     x.zeroize();

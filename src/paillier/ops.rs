@@ -112,7 +112,7 @@ impl PublicKey {
     fn pow_signed(&self, c: &Ciphertext, s: &Signed) -> Result<Ciphertext> {
         self.check(c)?;
         let base = self.signed_base(c, s.neg)?;
-        Ok(self.wrap(base.pow_bounded_exp(&s.mag, s.bits)))
+        Ok(self.wrap(crate::monty::pow(&base, &s.mag, s.bits)))
     }
 
     /// E(k a) = a^k mod n^2 for a secret signed 64-bit scalar k (e.g. a model weight).
@@ -155,7 +155,7 @@ impl PublicKey {
         } else {
             a.value.clone()
         };
-        Ok(self.wrap(base.pow_bounded_exp(&e, bits)))
+        Ok(self.wrap(crate::monty::pow(&base, &e, bits)))
     }
 
     /// A fresh-looking ciphertext of the same plaintext: a * r^n mod n^2.

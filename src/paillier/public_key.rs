@@ -306,7 +306,7 @@ impl PublicKey {
         let inner = &self.inner;
         let wide = crate::bigint::resize(&r.value, inner.prec_n2);
         let mut rf = BoxedMontyForm::new(wide, &inner.params_n2);
-        let out = rf.pow_bounded_exp(inner.n.as_ref(), inner.bits);
+        let out = crate::monty::pow(&rf, inner.n.as_ref(), inner.bits);
         rf.zeroize();
         out
     }

@@ -86,7 +86,9 @@ impl PrimePart {
 
     /// m_p = L_p(c^(p-1) mod p^2) * h_p mod p. Constant time; intermediates are wiped.
     fn half_decrypt(&self, c: &BoxedUint) -> BoxedUint {
-        let mut xf = reduce(c, &self.params_pp, &self.r_pp).pow_bounded_exp(&self.pm1, self.bits);
+        let mut cf = reduce(c, &self.params_pp, &self.r_pp);
+        let mut xf = crate::monty::pow(&cf, &self.pm1, self.bits);
+        cf.zeroize();
         let x = Zeroizing::new(xf.retrieve());
         xf.zeroize();
         // x = 1 + L p with L < p: the exact quotient is (x - 1) * p^-1 mod 2^prec.
@@ -119,7 +121,9 @@ impl PrimePart {
         let mut uf = reduce(r, &self.params_p, &self.r_p);
         let u = resize(&Zeroizing::new(uf.retrieve()), wide);
         uf.zeroize();
-        let mut s = BoxedMontyForm::new(u, &self.params_pp).pow_bounded_exp(&self.p, self.bits);
+        let mut uf = BoxedMontyForm::new(u, &self.params_pp);
+        let mut s = crate::monty::pow(&uf, &self.p, self.bits);
+        uf.zeroize();
         let mut gmf = BoxedMontyForm::new(gm, &self.params_pp);
         let mut c = gmf.clone() * &s;
         gmf.zeroize();
@@ -265,7 +269,7 @@ impl SecretKey {
     pub fn decrypt_textbook(&self, c: &Ciphertext) -> Result<Plaintext> {
         self.pk.check(c)?;
         let inner = &self.pk.inner;
-        let mut xf = c.value.pow_bounded_exp(&self.phi, inner.bits);
+        let mut xf = crate::monty::pow(&c.value, &self.phi, inner.bits);
         let x = Zeroizing::new(xf.retrieve());
         xf.zeroize();
         let xm1 = Zeroizing::new(x.wrapping_sub(BoxedUint::one_with_precision(inner.prec_n2)));
