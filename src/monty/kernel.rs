@@ -81,8 +81,11 @@ fn redc<const N: usize, const W: usize, K: Rows>(
         out[j] = d;
         borrow = u64::from(b1 | b2);
     }
-    // Keep the difference when it did not go negative or the top carry was set.
-    let keep = (extra | (borrow ^ 1)).wrapping_neg();
+    // Keep the difference when it did not go negative or the top carry was set. The
+    // mask passes through `black_box` so that the optimiser cannot see it is all-or-
+    // nothing and turn the select into a branch (it did, at 48 limbs, before: caught by
+    // the valgrind harness).
+    let keep = core::hint::black_box((extra | (borrow ^ 1)).wrapping_neg());
     for j in 0..N {
         out[j] = (out[j] & keep) | (t[N + j] & !keep);
     }

@@ -233,9 +233,30 @@ impl SecretKey {
         Ok(self.decrypt_raw(&c.value.retrieve()))
     }
 
+    /// CRT decryption with the halves mod p^2 and mod q^2 on two threads (rayon's pool):
+    /// the same work as [`SecretKey::decrypt`], about half the latency on an idle
+    /// machine with two free cores.
+    ///
+    /// # Errors
+    /// [`crate::Error::KeyMismatch`] when c was made under another key.
+    ///
+    /// # Security
+    /// Constant time in the key and the plaintext (each half is).
+    pub fn decrypt_parallel(&self, c: &Ciphertext) -> Result<Plaintext> {
+        self.pk.check(c)?;
+        let c = c.value.retrieve();
+        let (m_p, m_q) = rayon::join(|| self.p.half_decrypt(&c), || self.q.half_decrypt(&c));
+        Ok(self.recombine(m_p, Zeroizing::new(m_q)))
+    }
+
     fn decrypt_raw(&self, c: &BoxedUint) -> Plaintext {
         let m_p = self.p.half_decrypt(c);
         let m_q = Zeroizing::new(self.q.half_decrypt(c));
+        self.recombine(m_p, m_q)
+    }
+
+    /// m from m_p = m mod p and m_q = m mod q (Garner).
+    fn recombine(&self, m_p: BoxedUint, m_q: Zeroizing<BoxedUint>) -> Plaintext {
         // m = m_q + q ((m_p - m_q) q^-1 mod p)
         // p and q have equal sizes, so m_q < q < R_p and Montgomery conversion reduces it.
         let mut mpf = BoxedMontyForm::new(m_p, &self.p.params_p);

@@ -121,6 +121,10 @@ pub struct PaillierArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also time python-paillier (phe 1.5.0 + gmpy2, `benches/phe_paillier.py`) on the same
+    /// operations in the same run, and print shroud's ratios to it.
+    #[arg(long)]
+    with_phe: bool,
 }
 
 pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
@@ -139,7 +143,7 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
     }
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     let n = xs.len();
     if n % 2 == 1 {
@@ -150,7 +154,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// Median wall time in ms of `f`, over at least 11 runs and about `budget_s` seconds.
-fn time_ms(budget_s: f64, mut f: impl FnMut()) -> f64 {
+pub(crate) fn time_ms(budget_s: f64, mut f: impl FnMut()) -> f64 {
     let t = Instant::now();
     f();
     let first = t.elapsed().as_secs_f64();
@@ -223,6 +227,9 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         let decrypt_ms = time_ms(1.0, || {
             std::hint::black_box(sk.decrypt(&c1).ok());
         });
+        let decrypt_2t_ms = time_ms(1.0, || {
+            std::hint::black_box(sk.decrypt_parallel(&c1).ok());
+        });
         let add_ms = time_ms(0.5, || {
             std::hint::black_box(pk.add(&c1, &c2).ok());
         });
@@ -254,14 +261,41 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
             "encrypt_pooled_ms": encrypt_pooled_ms,
             "encrypt_djn_ms": encrypt_djn_ms,
             "decrypt_ms": decrypt_ms,
+            "decrypt_2threads_ms": decrypt_2t_ms,
             "add_ms": add_ms,
             "mul_scalar64_ms": mul_scalar64_ms,
             "dot16_ms": dot16_ms,
             "dot16_separate_ms": dot16_separate_ms,
         }));
     }
+    let kernels: Vec<_> = a
+        .bits
+        .iter()
+        .flat_map(|&b| [b, 2 * b])
+        .map(crate::bench_anchor::kernel_row)
+        .collect();
+    let mut anchors = Vec::new();
+    for &b in &a.bits {
+        anchors.push(crate::bench_anchor::anchor_row(b / 2, b)?);
+        anchors.push(crate::bench_anchor::anchor_row(b, 2 * b)?);
+    }
+    let phe = if a.with_phe {
+        crate::bench_anchor::phe_rows(&a.bits)?
+    } else {
+        Vec::new()
+    };
     if a.json {
-        println!("{}", serde_json::Value::Array(rows));
+        println!(
+            "{}",
+            json!({
+                "backend": shroud::monty::backend().name(),
+                "clock_ghz": crate::bench_anchor::clock_ghz(),
+                "operations": rows,
+                "montgomery_products": kernels,
+                "anchor_openssl": anchors,
+                "phe": phe,
+            })
+        );
         return Ok(());
     }
     let cols = [
@@ -271,6 +305,7 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         ("encrypt (pool, online)", "encrypt_pooled_ms"),
         ("encrypt (DJN short exp.)", "encrypt_djn_ms"),
         ("decrypt (CRT)", "decrypt_ms"),
+        ("  (halves on 2 threads)", "decrypt_2threads_ms"),
         ("add", "add_ms"),
         ("multiply by 64-bit scalar", "mul_scalar64_ms"),
         ("dot product, 16 x 64-bit", "dot16_ms"),
@@ -296,5 +331,89 @@ fn paillier(a: PaillierArgs) -> Result<(), Failure> {
         }
         println!();
     }
+    print_reference(&rows, &kernels, &anchors, &phe);
     Ok(())
+}
+
+fn print_reference(
+    rows: &[serde_json::Value],
+    kernels: &[serde_json::Value],
+    anchors: &[serde_json::Value],
+    phe: &[serde_json::Value],
+) {
+    let ghz = crate::bench_anchor::clock_ghz();
+    println!(
+        "\nMontgomery product (backend in use: {}; cycles at the {} clock)",
+        shroud::monty::backend().name(),
+        ghz.map_or("unknown".into(), |g| format!("{g:.2} GHz"))
+    );
+    for k in kernels {
+        for be in ["portable", "mulx-adx"] {
+            if let Some(v) = k.get(be) {
+                let f = |key: &str| v[key].as_f64().unwrap_or(f64::NAN);
+                println!(
+                    "  {:>5}-bit modulus, {:<9} mul {:>7.0} ns ({:>6.0} cycles)   sqr {:>7.0} ns ({:>6.0} cycles)",
+                    k["modulus_bits"],
+                    be,
+                    f("mul_ns"),
+                    f("mul_cycles"),
+                    f("sqr_ns"),
+                    f("sqr_cycles"),
+                );
+            }
+        }
+    }
+    println!(
+        "\nAnchor: the same constant-time exponentiation through OpenSSL's BN_mod_exp_mont_consttime{}",
+        if crate::bench_anchor::HAVE_OPENSSL {
+            ""
+        } else {
+            " (not linked: build with --features anchor)"
+        }
+    );
+    for r in anchors {
+        let f = |key: &str| r[key].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  {:>4}-bit exponent mod {:>4}-bit: shroud {:>8.3} ms   OpenSSL {:>8.3} ms   ratio {:>5.2}   per product: shroud {:>5.0} ns, OpenSSL {:>5.0} ns ({:.0} cycles)",
+            r["exp_bits"],
+            r["mod_bits"],
+            f("shroud_ms"),
+            f("openssl_ms"),
+            f("ratio"),
+            f("shroud_product_ns"),
+            f("openssl_product_ns"),
+            f("openssl_product_cycles"),
+        );
+    }
+    if phe.is_empty() {
+        return;
+    }
+    println!(
+        "\npython-paillier {} ({}), same run: ms, and shroud / phe",
+        phe[0]["phe"], phe[0]["backend"]
+    );
+    for p in phe {
+        let Some(r) = rows.iter().find(|r| r["bits"] == p["bits"]) else {
+            continue;
+        };
+        for (label, ours, theirs) in [
+            ("encrypt", "encrypt_ms", "encrypt_ms"),
+            ("decrypt", "decrypt_ms", "decrypt_ms"),
+            (
+                "multiply by 64-bit scalar",
+                "mul_scalar64_ms",
+                "mul_scalar64_ms",
+            ),
+        ] {
+            let (o, t) = (
+                r[ours].as_f64().unwrap_or(f64::NAN),
+                p[theirs].as_f64().unwrap_or(f64::NAN),
+            );
+            println!(
+                "  {:>4} bits {label:<26} phe {t:>8.3}   shroud {o:>8.3}   ratio {:>5.2}",
+                p["bits"],
+                o / t
+            );
+        }
+    }
 }

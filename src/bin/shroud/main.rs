@@ -1,6 +1,7 @@
 //! The `shroud` command-line tool.
 
 mod bench;
+mod bench_anchor;
 #[cfg(feature = "train")]
 mod bench_fl;
 mod bench_mpc;

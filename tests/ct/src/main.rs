@@ -19,7 +19,7 @@
 use std::hint::black_box;
 
 use num_bigint::BigUint;
-use rand_core::{SeedableRng, TryCryptoRng, TryRng};
+use rand_core::{Rng, SeedableRng, TryCryptoRng, TryRng};
 use shroud::format::{binary, jwk};
 use shroud::paillier::{
     DjnEncryptor, KeygenOptions, LoadOptions, Nonce, Plaintext, PublicKey, RandomnessPool,
@@ -386,8 +386,110 @@ fn check_key(text: &str) {
     );
 }
 
+/// The Montgomery kernels themselves, on every backend this CPU (as valgrind presents it)
+/// offers, at the moduli Paillier uses: multiplication, squaring and a windowed
+/// exponentiation with the operands, the modulus and the exponent all secret.
+fn check_kernels() {
+    use shroud::monty::{Backend, raw};
+    let mut rng = chacha20::ChaCha20Rng::seed_from_u64(77);
+    for be in [Backend::Portable, Backend::Mulx] {
+        if !be.available() {
+            eprintln!(
+                "ct-check: kernel backend {} not offered by this CPU: skipped",
+                be.name()
+            );
+            continue;
+        }
+        for bits in [1024u32, 1536, 2048, 3072, 4096, 6144, 8192] {
+            let limbs = (bits / 64) as usize;
+            let mut m: Vec<u64> = (0..limbs).map(|_| rng.next_u64()).collect();
+            m[0] |= 1;
+            m[limbs - 1] |= 1 << 63;
+            // Operands below m: clear the top bit.
+            let mut a: Vec<u64> = (0..limbs).map(|_| rng.next_u64()).collect();
+            let mut b = a.clone();
+            b.reverse();
+            a[limbs - 1] >>= 1;
+            b[limbs - 1] >>= 1;
+            let e: Vec<u64> = (0..limbs / 2).map(|_| rng.next_u64()).collect();
+            let mb = BigUint::from_slice(&to_u32(&m));
+            let r = (BigUint::from(1u8) << (64 * limbs)) % &mb;
+            let mut one = r.to_u64_digits();
+            one.resize(limbs, 0);
+            let want_mul = BigUint::from_slice(&to_u32(&a))
+                * BigUint::from_slice(&to_u32(&b))
+                * r.modinv(&mb).unwrap()
+                % &mb;
+            let want_pow =
+                BigUint::from_slice(&to_u32(&a)).modpow(&BigUint::from_slice(&to_u32(&e)), &mb);
+            // a read as a Montgomery form, for the exponentiation: a^e R^(1-e) comes out.
+            let am = (BigUint::from_slice(&to_u32(&a)) * &r) % &mb;
+            let mut amw = am.to_u64_digits();
+            amw.resize(limbs, 0);
+            let want_pow_m = (&want_pow * &r) % &mb;
+            for x in [&m, &a, &b, &e, &amw] {
+                secret_regions(&[(x.as_ptr() as usize, x.len() * 8)]);
+            }
+            step(
+                &format!(
+                    "kernel {}: {bits}-bit Montgomery product, all secret",
+                    be.name()
+                ),
+                || {
+                    let out = raw::mont_mul(be, &a, &b, &m).unwrap();
+                    let bytes = declassify(
+                        "mont_mul",
+                        out.iter().flat_map(|w| w.to_le_bytes()).collect(),
+                    );
+                    BigUint::from_bytes_le(&bytes) == want_mul
+                },
+            );
+            step(
+                &format!(
+                    "kernel {}: {bits}-bit Montgomery square, all secret",
+                    be.name()
+                ),
+                || {
+                    let out = raw::mont_sqr(be, &a, &m).unwrap();
+                    declassify(
+                        "mont_sqr",
+                        out.iter().flat_map(|w| w.to_le_bytes()).collect(),
+                    );
+                    true
+                },
+            );
+            if bits <= 4096 {
+                step(
+                    &format!(
+                        "kernel {}: {}-bit exponent mod {bits} bits, all secret",
+                        be.name(),
+                        bits / 2
+                    ),
+                    || {
+                        let out = raw::pow(be, &amw, &e, bits / 2, &m, &one).unwrap();
+                        let bytes =
+                            declassify("pow", out.iter().flat_map(|w| w.to_le_bytes()).collect());
+                        BigUint::from_bytes_le(&bytes) == want_pow_m
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn to_u32(w: &[u64]) -> Vec<u32> {
+    w.iter()
+        .flat_map(|x| [*x as u32, (*x >> 32) as u32])
+        .collect()
+}
+
 fn check(extra_keys: &[String]) {
     shroud::ct::set_declassify_hook(declassify_hook);
+    eprintln!(
+        "ct-check: Montgomery backend in use: {}",
+        shroud::monty::backend().name()
+    );
+    check_kernels();
     let text = include_str!("../../../vectors/phe_interop_2048.json");
     let v: serde_json_lite::Value = serde_json_lite::parse(text);
     check_key(&v.private_key);
