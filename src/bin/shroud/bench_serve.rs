@@ -39,7 +39,7 @@ pub struct ServeBenchArgs {
     json: bool,
 }
 
-fn model_json(d: usize) -> String {
+pub fn model_json(d: usize) -> String {
     let coef: Vec<f64> = (0..d).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
     let mean: Vec<f64> = (0..d).map(|i| 10.0 + i as f64).collect();
     let scale: Vec<f64> = (0..d).map(|i| 1.0 + 0.1 * i as f64).collect();
@@ -49,7 +49,7 @@ fn model_json(d: usize) -> String {
     .to_string()
 }
 
-fn rows(n: usize, d: usize) -> Vec<Vec<f64>> {
+pub fn rows(n: usize, d: usize) -> Vec<Vec<f64>> {
     (0..n)
         .map(|r| {
             (0..d)

@@ -4,6 +4,8 @@ mod bench;
 #[cfg(feature = "train")]
 mod bench_fl;
 mod bench_mpc;
+#[cfg(feature = "serve")]
+mod bench_mpc_infer;
 mod bench_psi;
 mod bench_secagg;
 #[cfg(feature = "serve")]
