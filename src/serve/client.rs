@@ -398,7 +398,13 @@ impl ScoreClient {
         self
     }
 
-    fn send(
+    /// One request with this client's TLS and token: `body` with its content type; returns
+    /// the status and the raw answer.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] for connection and TLS failures, [`ClientError::Malformed`] for an
+    /// answer that is not HTTP.
+    pub fn send(
         &self,
         method: &str,
         path: &str,
