@@ -7,9 +7,10 @@
 //! `resolution`). For a record whose features satisfy |x_i| <= B_i (the bounds the model owner
 //! declares, `--feature-bounds`), the score of neighbouring models differs by at most
 //!
-//! Delta = resolution * max(1, max_i B_i)
+//! Delta = (resolution + (d + 1) 2^-44) * max(1, max_i B_i)
 //!
-//! (|sum_i (w_i - w'_i) x_i + (b - b')| <= ||(w, b) - (w', b')||_1 max(1, max_i |x_i|)). Each noisy
+//! (|sum_i (w_i - w'_i) x_i + (b - b')| <= ||(w, b) - (w', b')||_1 max(1, max_i |x_i|); the
+//! 2^-44 terms cover the rounding of the served weights to their fixed point). Each noisy
 //! score is then epsilon-DP in the weights, and k scores cost k epsilon (basic composition),
 //! charged to the client's privacy budget in the query ledger. A client whose total budget is
 //! E cannot tell a model from one with any weight moved by `resolution` with more than
@@ -100,7 +101,10 @@ impl NoiseConfig {
             ));
         }
         let max_b = bounds.iter().copied().fold(1.0f64, f64::max);
-        let sensitivity = resolution * max_b;
+        // The served weights are the real ones rounded to 2^-44: neighbours at distance r may
+        // be served at up to r + (d + 1) 2^-44 in L1.
+        let rounding = (bounds.len() as f64 + 1.0) * 2f64.powi(4 * WEIGHT_EXPONENT);
+        let sensitivity = (resolution + rounding) * max_b;
         if !sensitivity.is_finite() || sensitivity > 1e30 {
             return Err(bad("the sensitivity resolution * max bound is too large"));
         }
@@ -190,7 +194,7 @@ impl NoiseConfig {
             let s = (g - shift).min(127) as u32;
             (u128::from(m) >> s) + 1
         } else {
-            // g = 0 and 0 < shift, and bits <= 21: m 2^shift < 2^21.
+            // g < shift means bitlen(m) < 21, and then m 2^(shift - g) < 2^21.
             (u128::from(m) << (shift - g) as u32) + 1
         };
         let den = (self.epsilon * f64::from(1u32 << SCALE_DEN_BITS)).floor() as u64;
@@ -241,7 +245,7 @@ mod tests {
     #[test]
     fn noise_has_the_stated_scale_on_the_fine_grid() {
         let cfg = NoiseConfig::new(0.5, 10.0, 0.01, &[100.0, 3.0]).unwrap();
-        assert_eq!(cfg.sensitivity, 1.0);
+        assert!((cfg.sensitivity - 1.0).abs() < 1e-10);
         let mut rng = crate::rng::seeded(9);
         let e_ref = -14;
         let unit = 16f64.powi(WEIGHT_EXPONENT + e_ref);
