@@ -84,7 +84,8 @@ fn run_memory(kind: &str, rs: &[Vec<f64>], f: u32) -> (infer::Scores, u64, u64) 
             infer::client(client_mesh, rs, frac, 1024, &mut shroud::rng::seeded(2)).unwrap();
         let (records, ob) = owner.join().unwrap().unwrap();
         assert_eq!(records, rs.len());
-        (scores, cb, ob)
+        assert!(cb.offline_bytes <= cb.bytes_sent && ob.offline_bytes <= ob.bytes_sent);
+        (scores, cb.bytes_sent, ob.bytes_sent)
     })
 }
 

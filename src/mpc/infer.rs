@@ -139,6 +139,19 @@ pub struct Scores {
     pub probabilities: Option<Vec<f64>>,
 }
 
+/// What a session cost one party.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionStats {
+    /// Bytes this party sent (both phases).
+    pub bytes_sent: u64,
+    /// Bytes it sent in the offline phase (header and triples).
+    pub offline_bytes: u64,
+    /// Time from the start to the end of the offline phase.
+    pub offline: std::time::Duration,
+    /// Time of the online phase (sharing, products, sigmoid, opening).
+    pub online: std::time::Duration,
+}
+
 /// Correlated randomness of a session: triples only (truncation is local).
 pub fn triples_needed(records: usize, features: usize, logistic: bool) -> usize {
     records * features + if logistic { 5 * records } else { 0 }
@@ -170,7 +183,8 @@ pub fn client<R: CryptoRng + ?Sized>(
     frac: FractionalBits,
     min_key_bits: u32,
     rng: &mut R,
-) -> Result<(Scores, u64), MpcError> {
+) -> Result<(Scores, SessionStats), MpcError> {
+    let t0 = std::time::Instant::now();
     let records = rows.len();
     let d = rows.first().map_or(0, Vec::len);
     if records == 0 || records > MAX_RECORDS || rows.iter().any(|r| r.len() != d) {
@@ -210,17 +224,24 @@ pub fn client<R: CryptoRng + ?Sized>(
         min_key_bits,
         rng,
     )?;
+    let offline_bytes = mesh.bytes_sent();
+    let offline = t0.elapsed();
     let mut p = Party::new(mesh, material, frac);
     let x = zeroize::Zeroizing::new(rows.iter().flatten().copied().collect::<Vec<f64>>());
     let xv = zeroize::Zeroizing::new(frac.encode_all(&x)?);
     let out = online(&mut p, Some(xv.as_slice()), None, records, d, logistic, rng)?;
-    let bytes = p.bytes_sent();
+    let stats = SessionStats {
+        bytes_sent: p.bytes_sent(),
+        offline_bytes,
+        offline,
+        online: t0.elapsed() - offline,
+    };
     let out = out.ok_or_else(|| MpcError::InvalidInput("the client opens nothing".into()))?;
-    Ok((out, bytes))
+    Ok((out, stats))
 }
 
 /// The model owner's side (party 1): answers one client session over `mesh` with a fresh
-/// Paillier key `sk` for the offline phase; returns the records scored and the bytes sent.
+/// Paillier key `sk` for the offline phase; returns the records scored and what it cost.
 ///
 /// # Errors
 /// [`MpcError::InvalidInput`] when the client announces more than `max_records` records;
@@ -236,7 +257,8 @@ pub fn owner<R: CryptoRng + ?Sized>(
     frac: FractionalBits,
     max_records: usize,
     rng: &mut R,
-) -> Result<(usize, u64), MpcError> {
+) -> Result<(usize, SessionStats), MpcError> {
+    let t0 = std::time::Instant::now();
     let d = weights.features();
     let mut hdr = b"shroud-mpc-infer-v1/owner".to_vec();
     hdr.extend_from_slice(&(d as u32).to_be_bytes());
@@ -271,6 +293,8 @@ pub fn owner<R: CryptoRng + ?Sized>(
         triples_needed(records, d, weights.logistic),
         rng,
     )?;
+    let offline_bytes = mesh.bytes_sent();
+    let offline = t0.elapsed();
     let mut p = Party::new(mesh, material, frac);
     online(
         &mut p,
@@ -281,7 +305,15 @@ pub fn owner<R: CryptoRng + ?Sized>(
         weights.logistic,
         rng,
     )?;
-    Ok((records, p.bytes_sent()))
+    Ok((
+        records,
+        SessionStats {
+            bytes_sent: p.bytes_sent(),
+            offline_bytes,
+            offline,
+            online: t0.elapsed() - offline,
+        },
+    ))
 }
 
 /// Repeats a shared vector `times` times (a share of each copy is a copy of the share).

@@ -46,14 +46,14 @@ pub fn run(a: MpcInferBenchArgs) -> Result<(), Failure> {
         for &records in &a.records {
             let rows = crate::bench_serve::rows(records, d);
             let mut times = Vec::new();
-            let mut bytes = (0u64, 0u64);
+            let mut last = None;
             for _ in 0..a.runs.max(1) {
                 let weights = model.mpc_weights(frac)?;
                 let mut meshes = Mesh::memory(2);
                 let owner_mesh = meshes.pop().ok_or_else(|| Failure("no mesh".into()))?;
                 let client_mesh = meshes.pop().ok_or_else(|| Failure("no mesh".into()))?;
                 let t0 = Instant::now();
-                let (client_bytes, owner_bytes) = std::thread::scope(|s| {
+                let (cs, os) = std::thread::scope(|s| {
                     let owner = s.spawn(|| {
                         infer::owner(
                             owner_mesh,
@@ -73,15 +73,20 @@ pub fn run(a: MpcInferBenchArgs) -> Result<(), Failure> {
                     let (_, ob) = o?;
                     Ok::<_, Failure>((cb, ob))
                 })?;
-                times.push(t0.elapsed().as_secs_f64() * 1e3);
-                bytes = (client_bytes, owner_bytes);
+                let total = t0.elapsed().as_secs_f64() * 1e3;
+                times.push((total, cs.online.as_secs_f64() * 1e3));
+                last = Some((cs, os));
             }
-            times.sort_by(f64::total_cmp);
-            let ms = times[times.len() / 2];
+            times.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (ms, online_ms) = times[times.len() / 2];
+            let (cs, os) = last.ok_or_else(|| Failure("no run".into()))?;
+            let bytes = cs.bytes_sent + os.bytes_sent;
+            let online_bytes = bytes - cs.offline_bytes - os.offline_bytes;
             results.push(json!({"bits": bits, "features": d, "records": records,
-                "ms_per_session": ms, "records_per_s": records as f64 / (ms / 1e3),
-                "client_bytes": bytes.0, "owner_bytes": bytes.1,
-                "bytes_per_record": (bytes.0 + bytes.1) as f64 / records as f64}));
+                "ms_per_session": ms, "online_ms": online_ms, "records_per_s": records as f64 / (ms / 1e3),
+                "client_bytes": cs.bytes_sent, "owner_bytes": os.bytes_sent,
+                "online_bytes": online_bytes,
+                "bytes_per_record": bytes as f64 / records as f64}));
         }
     }
     if a.json {
@@ -91,16 +96,20 @@ pub fn run(a: MpcInferBenchArgs) -> Result<(), Failure> {
     println!(
         "{d}-feature logistic model, secret-shared (logit and sigmoid), in-memory mesh, Paillier triples included, key generation excluded"
     );
-    println!("bits  records  ms/session  records/s  client bytes  owner bytes  bytes/record");
+    println!(
+        "bits  records  ms/session  online ms  records/s  client bytes  owner bytes  online bytes  bytes/record"
+    );
     for r in &results {
         println!(
-            "{:>4}  {:>7}  {:>10.1}  {:>9.1}  {:>12}  {:>11}  {:>12.0}",
+            "{:>4}  {:>7}  {:>10.1}  {:>9.1}  {:>9.1}  {:>12}  {:>11}  {:>12}  {:>12.0}",
             r["bits"].to_string(),
             r["records"].to_string(),
             r["ms_per_session"].as_f64().unwrap_or(0.0),
+            r["online_ms"].as_f64().unwrap_or(0.0),
             r["records_per_s"].as_f64().unwrap_or(0.0),
             r["client_bytes"].to_string(),
             r["owner_bytes"].to_string(),
+            r["online_bytes"].to_string(),
             r["bytes_per_record"].as_f64().unwrap_or(0.0),
         );
     }

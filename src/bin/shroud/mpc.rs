@@ -284,14 +284,15 @@ fn owner_key(bits: u32) -> Result<shroud::paillier::SecretKey, Failure> {
 }
 
 #[cfg(feature = "serve")]
-fn print_scores(s: &shroud::mpc::infer::Scores, bytes: u64, secs: f64) {
+fn print_scores(s: &shroud::mpc::infer::Scores, st: &shroud::mpc::infer::SessionStats) {
     println!(
         "{}",
         json!({
             "logits": s.logits,
             "probabilities": s.probabilities,
-            "bytes_sent_by_client": bytes,
-            "seconds": secs,
+            "bytes_sent_by_client": st.bytes_sent,
+            "offline_seconds": st.offline.as_secs_f64(),
+            "online_seconds": st.online.as_secs_f64(),
         })
     );
 }
@@ -300,7 +301,6 @@ fn print_scores(s: &shroud::mpc::infer::Scores, bytes: u64, secs: f64) {
 fn infer(a: InferArgs) -> Result<(), Failure> {
     use shroud::mpc::infer;
     let frac = FractionalBits::new(a.frac_bits)?;
-    let start = std::time::Instant::now();
     if a.local {
         let (Some(model), Some(rows)) = (&a.model, &a.rows) else {
             return Err(Failure("--local needs --model and --rows".into()));
@@ -323,7 +323,7 @@ fn infer(a: InferArgs) -> Result<(), Failure> {
                 &mut shroud::rng::os_rng(),
             )
         });
-        let (scores, bytes) = infer::client(
+        let (scores, stats) = infer::client(
             client_mesh,
             &rows,
             frac,
@@ -333,7 +333,7 @@ fn infer(a: InferArgs) -> Result<(), Failure> {
         owner
             .join()
             .map_err(|_| Failure("the owner thread panicked".into()))??;
-        print_scores(&scores, bytes, start.elapsed().as_secs_f64());
+        print_scores(&scores, &stats);
         return Ok(());
     }
     let (Some(me), Some(addrs)) = (a.party, &a.parties) else {
@@ -358,9 +358,9 @@ fn infer(a: InferArgs) -> Result<(), Failure> {
                     .ok_or_else(|| Failure("the client (party 0) needs --rows".into()))?,
             )?;
             let mesh = Mesh::tcp(0, addrs, &security, &opts)?;
-            let (scores, bytes) =
+            let (scores, stats) =
                 infer::client(mesh, &rows, frac, a.key_bits, &mut shroud::rng::os_rng())?;
-            print_scores(&scores, bytes, start.elapsed().as_secs_f64());
+            print_scores(&scores, &stats);
         }
         _ => {
             let model = shroud::serve::LinearModel::load(
@@ -371,7 +371,7 @@ fn infer(a: InferArgs) -> Result<(), Failure> {
             let weights = model.mpc_weights(frac)?;
             let sk = owner_key(a.key_bits)?;
             let mesh = Mesh::tcp(1, addrs, &security, &opts)?;
-            let (records, bytes) = infer::owner(
+            let (records, stats) = infer::owner(
                 mesh,
                 &weights,
                 &sk,
@@ -380,7 +380,8 @@ fn infer(a: InferArgs) -> Result<(), Failure> {
                 &mut shroud::rng::os_rng(),
             )?;
             eprintln!(
-                "shroud: scored {records} records for the client (sent {bytes} bytes); it alone saw the results"
+                "shroud: scored {records} records for the client (sent {} bytes); it alone saw the results",
+                stats.bytes_sent
             );
         }
     }
