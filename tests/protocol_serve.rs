@@ -487,7 +487,7 @@ fn dp_noise_is_added_under_encryption_within_its_tail_and_charged() {
     std::fs::create_dir_all(&dir).unwrap();
     // epsilon 1 per record, 6 per client; neighbours 10^-3 apart; |x_i| <= 5000.
     let noise = NoiseConfig::new(1.0, 6.0, 1e-3, &[100.0, 10.0, 300.0, 1.0, 5000.0]).unwrap();
-    assert!((noise.sensitivity - 5.0).abs() < 1e-9);
+    assert!((noise.sensitivity - 5.0).abs() < 1e-8);
     let scale = noise.scale();
     let cfg = ServeConfig {
         budget_file: Some(dir.join("ledger.json")),

@@ -18,6 +18,29 @@
 //! 4. **Output**: the owner sends its shares of the scores to the client
 //!    ([`super::Party::reveal_to`]); the owner learns nothing.
 //!
+//! # Example
+//! Both parties in memory (a 1024-bit key only to keep the example fast):
+//! ```
+//! use shroud::mpc::{FractionalBits, Mesh, infer};
+//! use shroud::paillier::{KeygenOptions, generate_keypair};
+//!
+//! let frac = FractionalBits::default();
+//! let weights = infer::Weights::new(&[0.5, -2.0], 1.25, false, frac)?;
+//! let opts = KeygenOptions { bits: 1024, insecure_allow_1024: true, ..Default::default() };
+//! let sk = generate_keypair(opts, &mut shroud::rng::os_rng(), &|_| {})?;
+//! let mut meshes = Mesh::memory(2);
+//! let (owner_mesh, client_mesh) = (meshes.pop().unwrap(), meshes.pop().unwrap());
+//! let owner = std::thread::spawn(move || {
+//!     infer::owner(owner_mesh, &weights, &sk, frac, 10, &mut shroud::rng::os_rng())
+//! });
+//! let rows = vec![vec![4.0, 1.0]];
+//! let (scores, _) = infer::client(client_mesh, &rows, frac, 1024, &mut shroud::rng::os_rng())?;
+//! owner.join().unwrap()?;
+//! assert!((scores.logits[0] - (1.25 + 2.0 - 2.0)).abs() < 1e-3);
+//! assert!(scores.probabilities.is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Accuracy
 //! x and w are rounded to f fractional bits (error 2^-(f+1) each), so the score is within
 //! (sum |x_i| + sum |w_i| + 1) 2^-(f+1) + 2^-f + d 2^-2f of w.x + b. Local truncation is
