@@ -37,6 +37,7 @@
 pub mod dealer;
 pub mod error;
 pub mod fixed;
+pub mod infer;
 pub mod ops;
 pub mod paillier_offline;
 pub mod party;

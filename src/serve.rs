@@ -8,6 +8,10 @@
 //! - [`msgs`]: the wire format and its validation (every ciphertext checked in Z*_{n^2});
 //! - [`score`]: the constant-time multi-exponentiation with exponent alignment, and packing;
 //! - [`budget`]: per-client query budgets against model extraction;
+//! - [`binary`]: the compact binary content type beside JSON;
+//! - [`tokens`]: API tokens (hashed, compared in constant time) that budgets are charged to;
+//! - [`noise`]: DP output noise added under encryption, charged to the client's budget;
+//! - [`tls`]: HTTPS with rustls; `listener`: the accept loop with its header-read timeout;
 //! - [`server`]: the axum service with its limits; [`client`]: a blocking client.
 //!
 //! What each side learns: the model owner sees the client's public key, the number of
@@ -35,15 +39,21 @@
 //! server.shutdown().unwrap();
 //! ```
 
+pub mod binary;
 pub mod budget;
 pub mod client;
 mod error;
+mod listener;
 pub mod model;
 pub mod msgs;
+pub mod noise;
 pub mod score;
 pub mod server;
+pub mod tls;
+pub mod tokens;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::ServeError;
@@ -72,6 +82,17 @@ pub struct ServeConfig {
     pub query_budget: Option<u64>,
     /// Where the query ledger is persisted.
     pub budget_file: Option<PathBuf>,
+    /// Time a client has to send a request's headers (and to finish a TLS handshake) before
+    /// its connection is closed: the defence against slowloris.
+    pub header_timeout: Duration,
+    /// Serve HTTPS with this configuration ([`tls::server_config`]) instead of plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Known API tokens: a request with `Authorization: Bearer TOKEN` is charged to its token.
+    pub api_tokens: Option<Arc<tokens::ApiTokens>>,
+    /// Refuse requests without a known API token (401).
+    pub require_token: bool,
+    /// DP output noise on every score, charged to the client's privacy budget.
+    pub noise: Option<noise::NoiseConfig>,
 }
 
 impl Default for ServeConfig {
@@ -87,6 +108,11 @@ impl Default for ServeConfig {
             shutdown_grace: Duration::from_secs(30),
             query_budget: None,
             budget_file: None,
+            header_timeout: server::DEFAULT_HEADER_TIMEOUT,
+            tls: None,
+            api_tokens: None,
+            require_token: false,
+            noise: None,
         }
     }
 }

@@ -499,3 +499,239 @@ fn a_stalled_client_cannot_hold_shutdown_forever() {
     }
     drop(stalled);
 }
+
+#[test]
+fn a_client_trickling_its_headers_is_cut_off_at_the_header_timeout() {
+    let model = LinearModel::from_json(
+        r#"{"format": "sklearn-linear-v1", "kind": "linear", "features": ["a", "b"],
+            "coef": [1.5, -2.0], "intercept": 0.5}"#,
+    )
+    .unwrap();
+    let cfg = ServeConfig {
+        min_key_bits: 1024,
+        header_timeout: Duration::from_millis(600),
+        request_timeout: Duration::from_secs(3600),
+        workers: 1,
+        ..ServeConfig::default()
+    };
+    let h = Handle::start(model, cfg, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = h.addr().to_string();
+    // Slowloris: one header line every 100 ms, never the blank line that ends them.
+    let start = std::time::Instant::now();
+    let mut s = TcpStream::connect(h.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    s.write_all(format!("POST /v1/score HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
+        .unwrap();
+    let mut closed_after = None;
+    let mut buf = [0u8; 1024];
+    for i in 0..100 {
+        if s.write_all(format!("X-Slow-{i}: a\r\n").as_bytes())
+            .is_err()
+        {
+            closed_after = Some(start.elapsed());
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => {
+                closed_after = Some(start.elapsed());
+                break;
+            }
+            // An answer (a 408, say) is fine; the close follows.
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed_after = Some(start.elapsed());
+                break;
+            }
+        }
+    }
+    let t = closed_after.expect("the trickling connection was never closed");
+    assert!(
+        t >= Duration::from_millis(500) && t < Duration::from_secs(5),
+        "closed after {t:?}"
+    );
+    // A connection that sends nothing at all is closed too.
+    let mut idle = TcpStream::connect(h.addr()).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let r = idle.read(&mut buf);
+    assert!(
+        matches!(r, Ok(0) | Err(_)) && t0.elapsed() < Duration::from_secs(5),
+        "{r:?} after {:?}",
+        t0.elapsed()
+    );
+    // The service goes on.
+    let (status, _) = raw(
+        &h,
+        format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(status, 200);
+    h.shutdown().unwrap();
+}
+
+fn post_binary(h: &Handle, body: &[u8]) -> (u16, Value) {
+    let addr = h.addr().to_string();
+    let mut req = format!(
+        "POST /v1/score HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        shroud::serve::binary::CONTENT_TYPE,
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    let mut s = TcpStream::connect(h.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let _ = s.write_all(&req);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..split]);
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    if status == 200 {
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/vnd.shroud.score.v1+binary"),
+            "{head}"
+        );
+        return (status, Value::Null);
+    }
+    raw(h, &req)
+}
+
+fn expect_binary(h: &Handle, body: &[u8], status: u16, code: &str, needle: &str) {
+    let (got, v) = post_binary(h, body);
+    assert_eq!(got, status, "{v}");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(needle), "message {msg:?} lacks {needle:?}");
+}
+
+#[test]
+fn truncated_oversized_and_forged_binary_bodies_get_json_errors() {
+    let h = server(1024);
+    let sk = common::key(1024);
+    let pk = sk.public_key();
+    let rs: Vec<Vec<f64>> = (0..2).map(|i| vec![i as f64, 0.5]).collect();
+    let enc = encrypt_rows(pk, &rs, &mut shroud::rng::seeded(3)).unwrap();
+    let good = shroud::serve::binary::encode_request(pk, &enc, None).unwrap();
+    // the good body is served
+    let (status, _) = post_binary(&h, &good);
+    assert_eq!(status, 200);
+    // truncated anywhere: in the header, the key, the ciphertexts
+    for cut in [3, 10, 20, 200, good.len() - 1] {
+        let (status, v) = post_binary(&h, &good[..cut]);
+        assert_eq!(status, 400, "cut at {cut}: {v}");
+        assert_eq!(v["error"]["code"], "malformed", "{v}");
+    }
+    // a trailing byte
+    let mut long = good.clone();
+    long.push(0);
+    expect_binary(&h, &long, 400, "malformed", "present");
+    // bad magic, version, flags
+    let mut b = good.clone();
+    b[0] = b'X';
+    expect_binary(&h, &b, 400, "malformed", "magic");
+    let mut b = good.clone();
+    b[4] = 9;
+    expect_binary(&h, &b, 400, "malformed", "version");
+    let mut b = good.clone();
+    b[5] = 0x80;
+    expect_binary(&h, &b, 400, "malformed", "flags");
+    // rows beyond --max-batch and a huge count: refused from the header, before allocating
+    let mut b = good.clone();
+    b[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+    expect_binary(&h, &b, 413, "batch_too_large", "exceeds");
+    let mut b = good.clone();
+    b[8..12].copy_from_slice(&3u32.to_be_bytes());
+    expect_binary(&h, &b, 400, "malformed", "entries");
+    // the wrong feature count
+    let mut b = good.clone();
+    b[12..16].copy_from_slice(&3u32.to_be_bytes());
+    expect_binary(&h, &b, 422, "feature_count", "features");
+    // a body over --max-body, by its Content-Length
+    let big = vec![0u8; MAX_BODY + 1];
+    expect_binary(&h, &big, 413, "body_too_large", "limit");
+    // a ciphertext outside Z*_{n^2}: zero
+    let mut b = good.clone();
+    let width = pk.ciphertext_bytes();
+    let last = b.len() - width;
+    for x in &mut b[last..] {
+        *x = 0;
+    }
+    expect_binary(&h, &b, 422, "invalid_ciphertext", "row 1");
+    // a key below the minimum
+    let h2 = server(2048);
+    expect_binary(&h2, &good, 422, "key_too_small", "1024");
+    // the JSON error also for an unknown content type
+    let (status, v) = raw(
+        &h,
+        format!(
+            "POST /v1/score HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            good.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+}
+
+#[test]
+fn bad_authorization_headers_get_401() {
+    let model = LinearModel::from_json(
+        r#"{"format": "sklearn-linear-v1", "kind": "linear", "features": ["a", "b"],
+            "coef": [1.5, -2.0], "intercept": 0.5}"#,
+    )
+    .unwrap();
+    let tokens = shroud::serve::tokens::ApiTokens::parse(&format!(
+        "a {}",
+        shroud::serve::tokens::hash_token("right")
+    ))
+    .unwrap();
+    let h = Handle::start(
+        model,
+        ServeConfig {
+            min_key_bits: 1024,
+            workers: 1,
+            api_tokens: Some(std::sync::Arc::new(tokens)),
+            require_token: true,
+            ..ServeConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let body = good_body(1).to_string();
+    let long = "x".repeat(600);
+    for auth in [
+        None,
+        Some("Basic cmlnaHQ="),
+        Some("Bearer wrong"),
+        Some("Bearer "),
+        Some(long.as_str()),
+    ] {
+        let mut req = format!(
+            "POST /v1/score HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if let Some(a) = auth {
+            req.push_str(&format!("Authorization: {a}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(&body);
+        let (status, v) = raw(&h, req.as_bytes());
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (401, Some("unauthorized")),
+            "{auth:?}: {v}"
+        );
+    }
+    let req = format!(
+        "POST /v1/score HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer right\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    assert_eq!(raw(&h, req.as_bytes()).0, 200);
+}

@@ -176,7 +176,7 @@ pub mod fuzz_common {
         }
     }
 
-    /// Inference-service requests: hostile bodies never panic.
+    /// Inference-service requests, JSON and binary: hostile bodies never panic.
     pub fn serve_request(data: &[u8]) {
         use shroud::serve::msgs::{ParseLimits, parse_request};
         let limits = ParseLimits {
@@ -186,5 +186,10 @@ pub mod fuzz_common {
             max_key_bits: 4096,
         };
         let _ = parse_request(data, &limits);
+        // The same bytes behind the binary type's magic, so the corpus reaches its parser.
+        let _ = shroud::serve::binary::parse_request(data, &limits);
+        let mut framed = b"SHSQ\x01\x00\x00\x00".to_vec();
+        framed.extend_from_slice(data);
+        let _ = shroud::serve::binary::parse_request(&framed, &limits);
     }
 }

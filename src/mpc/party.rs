@@ -496,6 +496,35 @@ impl<S: TripleSource> Party<S> {
         self.open_raw(&x.v)
     }
 
+    /// Opens a shared value to `receiver` alone: every other party sends it its shares
+    /// (`Some` at the receiver, `None` elsewhere).
+    ///
+    /// # Errors
+    /// As [`Party::open_raw`]; [`MpcError::InvalidInput`] for a receiver that is no party.
+    pub fn reveal_to(&mut self, receiver: usize, x: &Shared) -> Result<Option<Vec<u64>>, MpcError> {
+        let me = self.mesh.me;
+        let tag = self.op;
+        self.op += 1;
+        if receiver >= self.parties() {
+            return Err(MpcError::InvalidInput(format!("no party {receiver}")));
+        }
+        if me != receiver {
+            self.mesh.link(receiver)?.send(&encode_values(tag, &x.v))?;
+            return Ok(None);
+        }
+        let mut out = x.v.clone();
+        for j in 0..self.parties() {
+            if j == me {
+                continue;
+            }
+            let frame = self.mesh.link(j)?.recv()?;
+            for (o, v) in out.iter_mut().zip(decode_values(j, tag, x.len(), &frame)?) {
+                *o = o.wrapping_add(v);
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Secret-shares `owner`'s values (`Some` at the owner, `None` elsewhere; `len` must
     /// agree): the owner sends each party a random share.
     ///

@@ -1,8 +1,10 @@
 //! A blocking client of the service: encrypts records as python-paillier does, posts them,
-//! decrypts the scores. HTTP/1.1 over a plain TCP stream, one request per connection.
+//! decrypts the scores. HTTP/1.1 over TCP or TLS (rustls, trusting the CA it is given), one
+//! request per connection, JSON or the binary content type, with an optional API token.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use num_bigint::BigUint;
@@ -45,7 +47,7 @@ fn malformed(m: impl Into<String>) -> ClientError {
     ClientError::Malformed(m.into())
 }
 
-/// One HTTP/1.1 request; returns the status and the body.
+/// One HTTP/1.1 request over plain TCP; returns the status and the body.
 ///
 /// # Errors
 /// [`ClientError::Io`] for connection failures, [`ClientError::Malformed`] for an answer
@@ -57,28 +59,91 @@ pub fn http_request(
     body: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), ClientError> {
-    let mut stream = TcpStream::connect(addr)?;
+    let req = Request {
+        method,
+        path,
+        body: body.map(|b| (b, "application/json")),
+        token: None,
+    };
+    exchange(addr, None, &req, timeout)
+}
+
+/// One request: method, path, body with its content type, bearer token.
+struct Request<'a> {
+    method: &'a str,
+    path: &'a str,
+    body: Option<(&'a [u8], &'a str)>,
+    token: Option<&'a str>,
+}
+
+/// The host part of host:port (without the brackets of an IPv6 literal).
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+fn exchange(
+    addr: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    req: &Request<'_>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), ClientError> {
+    let stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(b) = body {
+    match tls {
+        None => exchange_on(stream, addr, req),
+        Some(cfg) => {
+            let name = rustls::pki_types::ServerName::try_from(host_of(addr).to_string())
+                .map_err(|e| malformed(format!("server name {:?}: {e}", host_of(addr))))?;
+            let conn = rustls::ClientConnection::new(cfg.clone(), name)
+                .map_err(|e| ClientError::Io(std::io::Error::other(e)))?;
+            exchange_on(rustls::StreamOwned::new(conn, stream), addr, req)
+        }
+    }
+}
+
+fn exchange_on<S: Read + Write>(
+    mut stream: S,
+    addr: &str,
+    req: &Request<'_>,
+) -> Result<(u16, Vec<u8>), ClientError> {
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n",
+        req.method, req.path
+    );
+    if let Some(t) = req.token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some((b, ct)) = req.body {
         head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Content-Type: {ct}\r\nContent-Length: {}\r\n",
             b.len()
         ));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    if let Some(b) = body {
+    if let Some((b, _)) = req.body {
         // The service may refuse from the headers alone and close: its answer still counts.
         let _ = stream.write_all(b);
     }
+    let _ = stream.flush();
     let mut raw = Vec::new();
-    stream
-        .take(MAX_ANSWER_BYTES as u64 + 1)
-        .read_to_end(&mut raw)?;
-    if raw.len() > MAX_ANSWER_BYTES {
-        return Err(malformed("answer larger than 64 MiB"));
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => {
+                raw.extend_from_slice(&buf[..k]);
+                if raw.len() > MAX_ANSWER_BYTES {
+                    return Err(malformed("answer larger than 64 MiB"));
+                }
+            }
+            // A TLS peer that closes without close_notify: the answer read so far counts.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     parse_http(&raw)
 }
@@ -194,7 +259,7 @@ pub fn decrypt_answer(
         let slot_bits = p["slot_bits"]
             .as_u64()
             .and_then(|b| u32::try_from(b).ok())
-            .filter(|b| (2..=u64::from(pk.bits()) as u32).contains(b))
+            .filter(|b| (2..=pk.bits()).contains(b))
             .ok_or_else(|| malformed("bad slot_bits"))?;
         let slots = p["slots"]
             .as_u64()
@@ -209,22 +274,11 @@ pub fn decrypt_answer(
                 "packed answer does not hold one score per record",
             ));
         }
-        let mut out = Vec::with_capacity(rows);
-        for (i, c) in cts.iter().enumerate() {
-            let m = sk
-                .decrypt(&pk.ciphertext_from_biguint(&big(c, "ciphertext")?)?)?
-                .to_biguint_vartime();
-            let count = slots.min(rows - i * slots);
-            for s in super::score::unpack(&m, slot_bits, count) {
-                let r = EncodedNumber::from_parts(
-                    pk,
-                    crate::paillier::Plaintext::from_bigint(pk, &s)?.to_biguint_vartime(),
-                    e,
-                )?;
-                out.push(r.decode()?.to_f64());
-            }
-        }
-        return Ok(out);
+        let cts = cts
+            .iter()
+            .map(|c| Ok(pk.ciphertext_from_biguint(&big(c, "ciphertext")?)?))
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        return unpack_scores(sk, &cts, slot_bits, slots, e, rows);
     }
     let items: Vec<(Value, Value)> = if let Some(rs) = answer.get("rows").and_then(Value::as_array)
     {
@@ -248,11 +302,69 @@ pub fn decrypt_answer(
     items.iter().map(|(c, e)| decode(c, e)).collect()
 }
 
+fn unpack_scores(
+    sk: &SecretKey,
+    cts: &[crate::paillier::Ciphertext],
+    slot_bits: u32,
+    slots: usize,
+    e: i32,
+    rows: usize,
+) -> Result<Vec<f64>, ClientError> {
+    let pk = sk.public_key();
+    let mut out = Vec::with_capacity(rows);
+    for (i, c) in cts.iter().enumerate() {
+        let m = sk.decrypt(c)?.to_biguint_vartime();
+        let count = slots.min(rows.saturating_sub(i * slots));
+        for s in super::score::unpack(&m, slot_bits, count) {
+            let r = EncodedNumber::from_parts(
+                pk,
+                crate::paillier::Plaintext::from_bigint(pk, &s)?.to_biguint_vartime(),
+                e,
+            )?;
+            out.push(r.decode()?.to_f64());
+        }
+    }
+    Ok(out)
+}
+
+/// Decrypts a decoded binary answer ([`super::binary::decode_answer`]) of `rows` records.
+///
+/// # Errors
+/// [`ClientError::Malformed`] for the wrong count, [`ClientError::Crypto`] for a score that
+/// does not decode.
+pub fn decrypt_scored(
+    sk: &SecretKey,
+    scored: &super::score::Scored,
+    rows: usize,
+) -> Result<Vec<f64>, ClientError> {
+    match scored {
+        super::score::Scored::Rows(xs) => {
+            if xs.len() != rows {
+                return Err(malformed(format!("{} scores for {rows} records", xs.len())));
+            }
+            xs.iter()
+                .map(|x| Ok(sk.decrypt_encoded(x)?.decode()?.to_f64()))
+                .collect()
+        }
+        super::score::Scored::Packed(p) => {
+            if p.rows != rows || p.ciphertexts.len() != rows.div_ceil(p.slots.max(1)) {
+                return Err(malformed(
+                    "packed answer does not hold one score per record",
+                ));
+            }
+            unpack_scores(sk, &p.ciphertexts, p.slot_bits, p.slots, p.exponent, rows)
+        }
+    }
+}
+
 /// A client of one service address.
 pub struct ScoreClient {
     addr: String,
     /// Time limit of one request.
     pub timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    token: Option<String>,
+    binary: bool,
 }
 
 impl ScoreClient {
@@ -261,7 +373,77 @@ impl ScoreClient {
         ScoreClient {
             addr: addr.into(),
             timeout: Duration::from_secs(300),
+            tls: None,
+            token: None,
+            binary: false,
         }
+    }
+
+    /// Speaks HTTPS with this configuration ([`super::tls::client_config`] trusts the CA
+    /// certificates it is given); the server's certificate must name the host of `addr`.
+    pub fn with_tls(mut self, cfg: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(cfg);
+        self
+    }
+
+    /// Sends `Authorization: Bearer TOKEN` with every request.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Scores with the binary content type ([`super::binary`]) instead of JSON.
+    pub fn with_binary(mut self, binary: bool) -> Self {
+        self.binary = binary;
+        self
+    }
+
+    /// One request with this client's TLS and token: `body` with its content type; returns
+    /// the status and the raw answer.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] for connection and TLS failures, [`ClientError::Malformed`] for an
+    /// answer that is not HTTP.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&[u8], &str)>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let req = Request {
+            method,
+            path,
+            body,
+            token: self.token.as_deref(),
+        };
+        exchange(&self.addr, self.tls.as_ref(), &req, self.timeout)
+    }
+
+    fn refused(status: u16, answer: &[u8]) -> ClientError {
+        match serde_json::from_slice::<Value>(answer) {
+            Ok(v) => ClientError::Refused {
+                status,
+                code: v["error"]["code"].as_str().unwrap_or("").into(),
+                message: v["error"]["message"].as_str().unwrap_or("").into(),
+            },
+            Err(e) => malformed(format!("answer is not JSON (status {status}): {e}")),
+        }
+    }
+
+    /// Posts a binary body to `/v1/score` and returns the binary answer.
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`] with the service's (JSON) error, or a connection error.
+    pub fn post_binary(&self, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let (status, answer) = self.send(
+            "POST",
+            "/v1/score",
+            Some((body, super::binary::CONTENT_TYPE)),
+        )?;
+        if status != 200 {
+            return Err(Self::refused(status, &answer));
+        }
+        Ok(answer)
     }
 
     /// Posts a JSON body to `/v1/score` and returns the answer.
@@ -269,18 +451,12 @@ impl ScoreClient {
     /// # Errors
     /// [`ClientError::Refused`] with the service's error, or a connection or format error.
     pub fn post(&self, body: &[u8]) -> Result<Value, ClientError> {
-        let (status, answer) =
-            http_request(&self.addr, "POST", "/v1/score", Some(body), self.timeout)?;
-        let v: Value = serde_json::from_slice(&answer)
-            .map_err(|e| malformed(format!("answer is not JSON (status {status}): {e}")))?;
+        let (status, answer) = self.send("POST", "/v1/score", Some((body, "application/json")))?;
         if status != 200 {
-            return Err(ClientError::Refused {
-                status,
-                code: v["error"]["code"].as_str().unwrap_or("").into(),
-                message: v["error"]["message"].as_str().unwrap_or("").into(),
-            });
+            return Err(Self::refused(status, &answer));
         }
-        Ok(v)
+        serde_json::from_slice(&answer)
+            .map_err(|e| malformed(format!("answer is not JSON (status {status}): {e}")))
     }
 
     /// The service's public model metadata.
@@ -288,7 +464,7 @@ impl ScoreClient {
     /// # Errors
     /// As [`ScoreClient::post`].
     pub fn model(&self) -> Result<Value, ClientError> {
-        let (status, answer) = http_request(&self.addr, "GET", "/v1/model", None, self.timeout)?;
+        let (status, answer) = self.send("GET", "/v1/model", None)?;
         if status != 200 {
             return Err(malformed(format!("GET /v1/model answered {status}")));
         }
@@ -308,6 +484,12 @@ impl ScoreClient {
     ) -> Result<Vec<f64>, ClientError> {
         let pk = sk.public_key();
         let enc = encrypt_rows(pk, rows, rng)?;
+        if self.binary {
+            let body = super::binary::encode_request(pk, &enc, pack.then_some(0))?;
+            let answer = self.post_binary(&body)?;
+            let scored = super::binary::decode_answer(pk, &answer, rows.len())?;
+            return decrypt_scored(sk, &scored, rows.len());
+        }
         let body = request_body(pk, &enc, pack).to_string();
         let answer = self.post(body.as_bytes())?;
         decrypt_answer(sk, &answer, rows.len())

@@ -8,7 +8,7 @@ use thiserror::Error;
 /// Every variant that a client can cause maps to a 4xx status ([`ServeError::status`]) and a
 /// stable machine-readable code ([`ServeError::code`]); the message names the problem
 /// without echoing ciphertexts or weights.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ServeError {
     /// The model file is unreadable, malformed or out of range (a start-up error).
@@ -17,8 +17,10 @@ pub enum ServeError {
     /// The request body is not the expected JSON (syntax, types, missing fields, nesting).
     #[error("malformed request: {0}")]
     Malformed(String),
-    /// The request's content type is neither JSON nor absent.
-    #[error("unsupported content type {0:?}: send application/json")]
+    /// The request's content type is neither JSON, the binary type, nor absent.
+    #[error(
+        "unsupported content type {0:?}: send application/json or application/vnd.shroud.score.v1+binary"
+    )]
     UnsupportedMediaType(String),
     /// The request body exceeds `--max-body`.
     #[error("request body exceeds the limit of {limit} bytes")]
@@ -89,6 +91,17 @@ pub enum ServeError {
         /// Records left for this client.
         remaining: u64,
     },
+    /// The request's API token is missing (when one is required), unknown or malformed.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The client's privacy budget for noisy scores does not cover this request.
+    #[error("privacy budget exceeded: epsilon {requested} requested, {remaining} remaining")]
+    PrivacyBudgetExceeded {
+        /// Epsilon this request would spend.
+        requested: f64,
+        /// Epsilon left for this client.
+        remaining: f64,
+    },
     /// Too many requests in flight.
     #[error("the service is busy: too many concurrent requests, retry later")]
     Busy,
@@ -114,7 +127,8 @@ impl ServeError {
             | ServeError::FeatureCount { .. }
             | ServeError::Exponent(_)
             | ServeError::Packing(_) => 422,
-            ServeError::BudgetExceeded { .. } => 429,
+            ServeError::BudgetExceeded { .. } | ServeError::PrivacyBudgetExceeded { .. } => 429,
+            ServeError::Unauthorized(_) => 401,
             ServeError::Busy => 503,
             ServeError::Timeout(_) => 504,
             ServeError::Model(_) | ServeError::Internal(_) => 500,
@@ -137,6 +151,8 @@ impl ServeError {
             ServeError::Exponent(_) => "exponent",
             ServeError::Packing(_) => "packing",
             ServeError::BudgetExceeded { .. } => "budget_exceeded",
+            ServeError::PrivacyBudgetExceeded { .. } => "privacy_budget_exceeded",
+            ServeError::Unauthorized(_) => "unauthorized",
             ServeError::Busy => "busy",
             ServeError::Timeout(_) => "timeout",
             ServeError::Internal(_) => "internal",

@@ -299,6 +299,24 @@ impl LinearModel {
     pub fn n_features(&self) -> usize {
         self.features.len()
     }
+
+    /// The weights for secret-shared inference ([`crate::mpc::infer`]), rounded from
+    /// 16^-11 to `frac` fractional bits.
+    ///
+    /// # Errors
+    /// [`crate::mpc::MpcError::InvalidInput`] for more than 44 fractional bits.
+    pub fn mpc_weights(
+        &self,
+        frac: crate::mpc::FractionalBits,
+    ) -> Result<crate::mpc::infer::Weights, crate::mpc::MpcError> {
+        crate::mpc::infer::Weights::from_fixed(
+            &self.weights.w,
+            self.weights.b,
+            (-4 * WEIGHT_EXPONENT) as u32,
+            self.kind == OutputKind::Logistic,
+            frac,
+        )
+    }
 }
 
 /// round(x 16^-WEIGHT_EXPONENT) as i64 (the scaling by 2^44 is exact in f64).

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 
 use super::ServeError;
 use super::model::{LinearModel, WEIGHT_EXPONENT};
+use super::noise::NoiseConfig;
 use crate::paillier::{Ciphertext, EncryptedNumber, MAX_SHIFT_NIBBLES, Plaintext, PublicKey};
 
 /// Default bound, in bits, on the magnitude of the clients' mantissas when packing
@@ -128,7 +129,8 @@ fn slot_bits(d: usize, s_max: u32, e_ref: i32, mantissa_bits: u32) -> u32 {
 
 /// Scores every row (validated ciphertexts under `pk`, each of the model's length), on the
 /// current rayon pool, one row per task. `pack` is the client's mantissa bound when it asked
-/// for packing. `cancel` stops the work between rows (request timeouts).
+/// for packing. `noise` adds DP noise under encryption to every score (not with packing).
+/// `cancel` stops the work between rows (request timeouts).
 ///
 /// # Errors
 /// [`ServeError::Exponent`] when exponents spread too far, [`ServeError::Packing`] when
@@ -142,15 +144,28 @@ pub fn score_rows(
     model: &LinearModel,
     rows: &[Vec<EncryptedNumber>],
     pack: Option<u32>,
+    noise: Option<&NoiseConfig>,
     cancel: &AtomicBool,
 ) -> Result<Scored, ServeError> {
+    if noise.is_some() && pack.is_some() {
+        return Err(ServeError::Packing(
+            "DP noise does not fit packed slots: send the batch unpacked".into(),
+        ));
+    }
     let Some(mantissa_bits) = pack else {
         let out = rows
             .par_iter()
             .map(|row| {
                 check_cancel(cancel)?;
                 let e_ref = row_ref(row);
-                let c = dot_row(pk, model, row, e_ref)?;
+                let mut c = dot_row(pk, model, row, e_ref)?;
+                if let Some(cfg) = noise {
+                    // Added before the rerandomization below: the client sees only the sum.
+                    let n = cfg.draw(e_ref, &mut crate::rng::chacha_from_os())?;
+                    let internal = |e: crate::Error| ServeError::Internal(e.to_string());
+                    let n = Plaintext::from_bigint(pk, &n).map_err(internal)?;
+                    c = pk.add_plaintext(&c, &n).map_err(internal)?;
+                }
                 Ok(EncryptedNumber {
                     ciphertext: rerandomize(pk, &c)?,
                     exponent: WEIGHT_EXPONENT + e_ref,

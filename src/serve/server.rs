@@ -25,6 +25,7 @@ use super::budget::QueryLedger;
 use super::model::{LinearModel, WEIGHT_EXPONENT};
 use super::msgs::{ParseLimits, error_body, parse_request, response};
 use super::score::{DEFAULT_MANTISSA_BITS, score_rows};
+use super::tokens::Principal;
 use super::{ServeConfig, ServeError};
 
 struct Service {
@@ -68,6 +69,19 @@ async fn model_info(State(svc): State<Arc<Service>>) -> Response {
         "max_body_bytes": svc.cfg.max_body,
         "packing": {"available": true, "default_mantissa_bits": DEFAULT_MANTISSA_BITS},
         "query_budget": svc.cfg.query_budget,
+        "content_types": ["application/json", super::binary::CONTENT_TYPE],
+        "api_tokens": match (&svc.cfg.api_tokens, svc.cfg.require_token) {
+            (None, _) => "none",
+            (Some(_), false) => "optional (Authorization: Bearer TOKEN; budgets charged to the token)",
+            (Some(_), true) => "required (Authorization: Bearer TOKEN)",
+        },
+        "dp_noise": svc.cfg.noise.as_ref().map(|n| json!({
+            "mechanism": "discrete Laplace on the score's grid, added under encryption",
+            "epsilon_per_record": n.epsilon,
+            "epsilon_budget_per_client": n.epsilon_budget,
+            "sensitivity": n.sensitivity,
+            "laplace_scale": n.scale(),
+        })),
         "serialization": "python-paillier: {\"public_key\": {\"g\", \"n\"}, \"values\": [[\"<ciphertext>\", exponent], ..]} or \"rows\"",
     });
     json_response(StatusCode::OK, &body)
@@ -91,14 +105,33 @@ async fn method_not_allowed() -> Response {
     )
 }
 
+/// The two wire forms of `POST /v1/score`; the answer uses the request's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Json,
+    Binary,
+}
+
+/// What a successful request produced.
+struct Answer {
+    rows: usize,
+    bits: u32,
+    body: Vec<u8>,
+    wire: Wire,
+}
+
 async fn score(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) -> Response {
     let start = Instant::now();
     let result = score_inner(&svc, &headers, body).await;
     let ms = start.elapsed().as_millis() as u64;
     match result {
-        Ok((rows, bits, answer)) => {
-            tracing::info!(rows, key_bits = bits, ms, status = 200, "scored");
-            json_response(StatusCode::OK, &answer)
+        Ok(a) => {
+            tracing::info!(rows = a.rows, key_bits = a.bits, ms, status = 200, "scored");
+            let ct = match a.wire {
+                Wire::Json => "application/json",
+                Wire::Binary => super::binary::CONTENT_TYPE,
+            };
+            (StatusCode::OK, [(header::CONTENT_TYPE, ct)], a.body).into_response()
         }
         Err(e) => {
             // The message names the problem; it never holds ciphertexts or weights.
@@ -109,24 +142,49 @@ async fn score(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Body) 
     }
 }
 
+/// The client a request is charged to when it carries a token: checked from the headers,
+/// before the body is read.
+fn principal(svc: &Service, headers: &HeaderMap) -> Result<Option<Principal>, ServeError> {
+    match (headers.get(header::AUTHORIZATION), &svc.cfg.api_tokens) {
+        (Some(v), Some(tokens)) => tokens.authenticate(v.as_bytes()).map(Some),
+        (Some(_), None) => Err(ServeError::Unauthorized(
+            "this service has no API tokens: send no Authorization header".into(),
+        )),
+        (None, _) if svc.cfg.require_token => Err(ServeError::Unauthorized(
+            "this service requires an API token: Authorization: Bearer TOKEN".into(),
+        )),
+        (None, _) => Ok(None),
+    }
+}
+
 async fn score_inner(
     svc: &Arc<Service>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(usize, u32, Value), ServeError> {
-    // Limits that cost nothing first: content type and declared length, before any read.
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("");
-        if !ct
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/json")
-        {
-            return Err(ServeError::UnsupportedMediaType(
-                ct.chars().take(64).collect(),
-            ));
+) -> Result<Answer, ServeError> {
+    // Limits that cost nothing first: content type, token and declared length, before any read.
+    let wire = match headers.get(header::CONTENT_TYPE) {
+        None => Wire::Json,
+        Some(ct) => {
+            let ct = ct.to_str().unwrap_or("");
+            let media = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if media == "application/json" {
+                Wire::Json
+            } else if media == super::binary::CONTENT_TYPE {
+                Wire::Binary
+            } else {
+                return Err(ServeError::UnsupportedMediaType(
+                    ct.chars().take(64).collect(),
+                ));
+            }
         }
-    }
+    };
+    let who = principal(svc, headers)?;
     let limit = svc.cfg.max_body;
     if let Some(len) = headers.get(header::CONTENT_LENGTH) {
         let len: u64 = len
@@ -153,7 +211,7 @@ async fn score_inner(
         let job_svc = svc.clone();
         let job_cancel = cancel.clone();
         svc.pool.spawn(move || {
-            let result = run_job(&job_svc, &bytes, &job_cancel);
+            let result = run_job(&job_svc, &bytes, wire, who, &job_cancel);
             // Released before the answer goes out: a client that sends its next request
             // as soon as it has the answer must find the slot free.
             drop(permit);
@@ -171,19 +229,32 @@ async fn score_inner(
     }
 }
 
-/// Parse, charge the budget, score: on a pool thread.
+/// Parse, charge the budgets, score: on a pool thread.
 fn run_job(
     svc: &Service,
     body: &[u8],
+    wire: Wire,
+    who: Option<Principal>,
     cancel: &AtomicBool,
-) -> Result<(usize, u32, Value), ServeError> {
+) -> Result<Answer, ServeError> {
     let limits = ParseLimits {
         n_features: svc.model.n_features(),
         max_batch: svc.cfg.max_batch,
         min_key_bits: svc.cfg.min_key_bits,
         max_key_bits: svc.cfg.max_key_bits,
     };
-    let req = parse_request(body, &limits)?;
+    let req = match wire {
+        Wire::Json => parse_request(body, &limits)?,
+        Wire::Binary => super::binary::parse_request(body, &limits)?,
+    };
+    if svc.cfg.noise.is_some() && req.pack.is_some() {
+        return Err(ServeError::Packing(
+            "this service adds DP noise to every score, which does not fit packed slots: \
+             send the batch unpacked"
+                .into(),
+        ));
+    }
+    let who = who.unwrap_or_else(|| Principal::Key(req.public_key.id()));
     let records = req.rows.len() as u64;
     let ledger = |f: &dyn Fn(&mut QueryLedger) -> Result<(), ServeError>| match &svc.ledger {
         Some(l) => f(&mut *l
@@ -191,20 +262,39 @@ fn run_job(
             .map_err(|_| ServeError::Internal("query ledger lock poisoned".into()))?),
         None => Ok(()),
     };
+    let epsilon = svc
+        .cfg
+        .noise
+        .as_ref()
+        .map(|n| n.epsilon_for(records))
+        .transpose()?;
     // Charged before scoring (concurrent requests cannot overdraw), refunded on failure.
-    ledger(&|l| l.charge(&req.public_key.id(), records))?;
-    let scored = match score_rows(&req.public_key, &svc.model, &req.rows, req.pack, cancel) {
+    ledger(&|l| l.charge(&who, records, epsilon))?;
+    let scored = score_rows(
+        &req.public_key,
+        &svc.model,
+        &req.rows,
+        req.pack,
+        svc.cfg.noise.as_ref(),
+        cancel,
+    );
+    let scored = match scored {
         Ok(s) => s,
         Err(e) => {
-            let _ = ledger(&|l| l.refund(&req.public_key.id(), records));
+            let _ = ledger(&|l| l.refund(&who, records, epsilon));
             return Err(e);
         }
     };
-    Ok((
-        req.rows.len(),
-        req.public_key.bits(),
-        response(&scored, req.single),
-    ))
+    let body = match wire {
+        Wire::Json => response(&scored, req.single).to_string().into_bytes(),
+        Wire::Binary => super::binary::encode_answer(&req.public_key, &scored)?,
+    };
+    Ok(Answer {
+        rows: req.rows.len(),
+        bits: req.public_key.bits(),
+        body,
+        wire,
+    })
 }
 
 fn router(svc: Arc<Service>) -> Router {
@@ -239,17 +329,20 @@ impl Handle {
         let std_listener = std::net::TcpListener::bind(addr).map_err(internal)?;
         std_listener.set_nonblocking(true).map_err(internal)?;
         let addr = std_listener.local_addr().map_err(internal)?;
-        let ledger = match (&cfg.budget_file, cfg.query_budget) {
-            (Some(path), limit) => Some(Mutex::new(QueryLedger::open(
+        let epsilon_limit = cfg.noise.as_ref().map(|n| n.epsilon_budget);
+        let ledger = match (&cfg.budget_file, cfg.query_budget, epsilon_limit) {
+            (Some(path), limit, eps) => Some(Mutex::new(QueryLedger::open(
                 path,
                 limit.unwrap_or(u64::MAX),
+                eps,
             )?)),
-            (None, Some(_)) => {
+            (None, Some(_), _) | (None, _, Some(_)) => {
                 return Err(ServeError::Model(
-                    "a query budget needs a ledger file (--budget-file) to persist it".into(),
+                    "a query or privacy budget needs a ledger file (--budget-file) to persist it"
+                        .into(),
                 ));
             }
-            (None, None) => None,
+            (None, None, None) => None,
         };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cfg.workers)
@@ -270,28 +363,16 @@ impl Handle {
             .map_err(internal)?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let grace = svc.cfg.shutdown_grace;
+        let header_timeout = svc.cfg.header_timeout;
+        let tls = svc.cfg.tls.clone();
         let thread = std::thread::spawn(move || {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener)?;
-                let stopping = Arc::new(tokio::sync::Notify::new());
-                let notify = stopping.clone();
-                let serve = axum::serve(listener, router(svc)).with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                    notify.notify_one();
-                });
                 // Graceful shutdown waits for every open request; a client that never
-                // finishes its headers would hold it forever. After the grace period the
-                // runtime is dropped, which closes what is left.
-                tokio::select! {
-                    r = serve => r,
-                    _ = async {
-                        stopping.notified().await;
-                        tokio::time::sleep(grace).await;
-                    } => Err(std::io::Error::other(format!(
-                        "connections still open {} s after the shutdown signal (grace period): closed",
-                        grace.as_secs_f64()
-                    ))),
-                }
+                // finishes would hold it forever, so after the grace period what is left is
+                // closed.
+                super::listener::serve(listener, router(svc), tls, header_timeout, grace, stop_rx)
+                    .await
             })
         });
         Ok(Handle {
@@ -368,3 +449,5 @@ impl Drop for Handle {
 
 /// The default time limit of one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default time a client has to send a request's headers (and finish a TLS handshake).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);

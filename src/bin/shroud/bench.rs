@@ -32,6 +32,10 @@ pub enum BenchCommand {
     /// and all), latency under concurrent clients, optionally python-paillier's server.
     #[cfg(feature = "serve")]
     Serve(crate::bench_serve::ServeBenchArgs),
+    /// Secret-shared inference (`mpc infer`) of the same model: latency and bytes per
+    /// session, offline phase included.
+    #[cfg(feature = "serve")]
+    MpcInfer(crate::bench_mpc_infer::MpcInferBenchArgs),
 }
 
 #[derive(Args)]
@@ -140,6 +144,8 @@ pub fn run(cmd: BenchCommand) -> Result<(), Failure> {
         BenchCommand::Fl(a) => crate::bench_fl::run(a),
         #[cfg(feature = "serve")]
         BenchCommand::Serve(a) => crate::bench_serve::run(a),
+        #[cfg(feature = "serve")]
+        BenchCommand::MpcInfer(a) => crate::bench_mpc_infer::run(a),
     }
 }
 

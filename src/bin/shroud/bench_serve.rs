@@ -39,7 +39,7 @@ pub struct ServeBenchArgs {
     json: bool,
 }
 
-fn model_json(d: usize) -> String {
+pub fn model_json(d: usize) -> String {
     let coef: Vec<f64> = (0..d).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
     let mean: Vec<f64> = (0..d).map(|i| 10.0 + i as f64).collect();
     let scale: Vec<f64> = (0..d).map(|i| 1.0 + 0.1 * i as f64).collect();
@@ -49,7 +49,7 @@ fn model_json(d: usize) -> String {
     .to_string()
 }
 
-fn rows(n: usize, d: usize) -> Vec<Vec<f64>> {
+pub fn rows(n: usize, d: usize) -> Vec<Vec<f64>> {
     (0..n)
         .map(|r| {
             (0..d)
@@ -66,6 +66,20 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 /// Sends `requests` bodies from `conc` threads; returns (seconds, per-request ms sorted).
 fn drive(addr: &str, bodies: &[String], conc: usize) -> Result<(f64, Vec<f64>), Failure> {
+    let raw: Vec<Vec<u8>> = bodies.iter().map(|b| b.as_bytes().to_vec()).collect();
+    drive_as(addr, &raw, "application/json", conc)
+}
+
+/// [`drive`] with bodies of any content type.
+fn drive_as(
+    addr: &str,
+    bodies: &[Vec<u8>],
+    content_type: &str,
+    conc: usize,
+) -> Result<(f64, Vec<f64>), Failure> {
+    let mut client = ScoreClient::new(addr);
+    client.timeout = Duration::from_secs(600);
+    let client = &client;
     let start = Instant::now();
     let lat = std::thread::scope(|s| {
         let handles: Vec<_> = (0..conc)
@@ -74,14 +88,9 @@ fn drive(addr: &str, bodies: &[String], conc: usize) -> Result<(f64, Vec<f64>), 
                     let mut out = Vec::new();
                     for body in bodies.iter().skip(t).step_by(conc) {
                         let t0 = Instant::now();
-                        let (status, answer) = http_request(
-                            addr,
-                            "POST",
-                            "/v1/score",
-                            Some(body.as_bytes()),
-                            Duration::from_secs(600),
-                        )
-                        .map_err(|e| e.to_string())?;
+                        let (status, answer) = client
+                            .send("POST", "/v1/score", Some((body, content_type)))
+                            .map_err(|e| e.to_string())?;
                         if status != 200 {
                             return Err(format!(
                                 "status {status}: {}",
@@ -223,6 +232,24 @@ pub fn run(a: ServeBenchArgs) -> Result<(), Failure> {
                 }
             }
             if workers == cores {
+                // The binary content type beside JSON: same records, bytes on the wire.
+                for &batch in &a.batches {
+                    let n = a.records.div_ceil(batch).max(1);
+                    let json_bodies = bodies(batch, false);
+                    let bin: Vec<Vec<u8>> = (0..n)
+                        .map(|i| {
+                            let lo = (i * batch) % (enc.len() - batch + 1);
+                            shroud::serve::binary::encode_request(pk, &enc[lo..lo + batch], None)
+                        })
+                        .collect::<Result<_, _>>()?;
+                    let (secs, lat) =
+                        drive_as(&addr, &bin, shroud::serve::binary::CONTENT_TYPE, 1)?;
+                    results.push(json!({"server": "shroud", "wire": "binary", "bits": bits, "workers": workers,
+                        "batch": batch, "packed": false, "concurrency": 1, "requests": bin.len(),
+                        "records_per_s": (bin.len() * batch) as f64 / secs, "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99),
+                        "request_bytes_per_record": bin[0].len() as f64 / batch as f64,
+                        "json_request_bytes_per_record": json_bodies[0].len() as f64 / batch as f64}));
+                }
                 for &conc in &a.concurrency {
                     let b = bodies(1, false);
                     let (secs, lat) = drive(&addr, &b, conc)?;
@@ -266,11 +293,14 @@ pub fn run(a: ServeBenchArgs) -> Result<(), Failure> {
     println!(
         "{d}-feature logistic model, loopback HTTP, client encryption excluded; {cores} cores"
     );
-    println!("server  bits  workers  batch  packed  conc  requests  records/s  p50 ms  p99 ms");
+    println!(
+        "server  wire    bits  workers  batch  packed  conc  requests  records/s  p50 ms  p99 ms"
+    );
     for r in &results {
         println!(
-            "{:<7} {:>4}  {:>7}  {:>5}  {:>6}  {:>4}  {:>8}  {:>9.1}  {:>6.1}  {:>6.1}",
+            "{:<7} {:<6}  {:>4}  {:>7}  {:>5}  {:>6}  {:>4}  {:>8}  {:>9.1}  {:>6.1}  {:>6.1}",
             r["server"].as_str().unwrap_or(""),
+            r["wire"].as_str().unwrap_or("json"),
             r["bits"].to_string(),
             r["workers"].to_string(),
             r["batch"].to_string(),
@@ -280,6 +310,14 @@ pub fn run(a: ServeBenchArgs) -> Result<(), Failure> {
             r["records_per_s"].as_f64().unwrap_or(0.0),
             r["p50_ms"].as_f64().unwrap_or(0.0),
             r["p99_ms"].as_f64().unwrap_or(0.0),
+        );
+    }
+    for r in results.iter().filter(|r| r["wire"] == "binary") {
+        println!(
+            "request bytes per record, batch {}: binary {:.0}, JSON {:.0}",
+            r["batch"],
+            r["request_bytes_per_record"].as_f64().unwrap_or(0.0),
+            r["json_request_bytes_per_record"].as_f64().unwrap_or(0.0),
         );
     }
     Ok(())

@@ -5,6 +5,8 @@ mod bench_anchor;
 #[cfg(feature = "train")]
 mod bench_fl;
 mod bench_mpc;
+#[cfg(feature = "serve")]
+mod bench_mpc_infer;
 mod bench_psi;
 mod bench_secagg;
 #[cfg(feature = "serve")]

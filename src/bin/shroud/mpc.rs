@@ -1,4 +1,5 @@
-//! `shroud mpc stats`: joint statistics over rows held by several parties.
+//! `shroud mpc stats`: joint statistics over rows held by several parties; `shroud mpc infer`:
+//! secret-shared inference of a linear or logistic model.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +18,49 @@ pub enum MpcCommand {
     /// Joint count, mean, variance and covariance of numeric CSV columns whose rows are
     /// split among parties; only those results are revealed.
     Stats(StatsArgs),
+    /// Secret-shared inference: a client (party 0, --rows) and a model owner (party 1,
+    /// --model) compute w.x + b (and the sigmoid) on additive shares; only the client
+    /// sees the result.
+    #[cfg(feature = "serve")]
+    Infer(InferArgs),
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args)]
+pub struct InferArgs {
+    /// 0 (the client, with --rows) or 1 (the model owner, with --model).
+    #[arg(long, requires = "parties")]
+    party: Option<usize>,
+    /// Both parties' HOST:PORT, client first (each listens on its own).
+    #[arg(long, value_delimiter = ',', conflicts_with = "local")]
+    parties: Option<Vec<String>>,
+    /// Run both parties in this process (needs --model and --rows).
+    #[arg(long)]
+    local: bool,
+    /// The model (owner): sklearn-linear-v1 JSON or the model.json of `shroud train`.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The records (client): a JSON array of rows in the model's feature order.
+    #[arg(long)]
+    rows: Option<PathBuf>,
+    /// Fractional bits of the fixed point.
+    #[arg(long, default_value_t = 16)]
+    frac_bits: u32,
+    /// Bits of the owner's fresh Paillier key for the offline phase (client: the minimum
+    /// it accepts).
+    #[arg(long, default_value_t = 2048)]
+    key_bits: u32,
+    /// Most records the owner scores for one client session.
+    #[arg(long, default_value_t = 4096)]
+    max_records: usize,
+    /// Network timeout in seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Session label; both parties must use the same one.
+    #[arg(long, default_value = "shroud-mpc-infer")]
+    session: String,
+    #[command(flatten)]
+    channel: ChannelArgs,
 }
 
 #[derive(Args)]
@@ -55,6 +99,8 @@ pub struct StatsArgs {
 pub fn run(cmd: MpcCommand) -> Result<(), Failure> {
     match cmd {
         MpcCommand::Stats(a) => stats(a),
+        #[cfg(feature = "serve")]
+        MpcCommand::Infer(a) => infer(a),
     }
 }
 
@@ -210,4 +256,134 @@ fn print_stats(s: &JointStats, as_json: bool) {
                 .join(" ")
         );
     }
+}
+
+#[cfg(feature = "serve")]
+fn read_infer_rows(path: &Path) -> Result<Vec<Vec<f64>>, Failure> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Failure(format!(
+            "{}: rows must be a JSON array of arrays of numbers: {e}",
+            path.display()
+        ))
+    })
+}
+
+#[cfg(feature = "serve")]
+fn owner_key(bits: u32) -> Result<shroud::paillier::SecretKey, Failure> {
+    let opts = shroud::paillier::KeygenOptions {
+        bits,
+        ..Default::default()
+    };
+    Ok(shroud::paillier::generate_keypair(
+        opts,
+        &mut shroud::rng::os_rng(),
+        &|_| {},
+    )?)
+}
+
+#[cfg(feature = "serve")]
+fn print_scores(s: &shroud::mpc::infer::Scores, st: &shroud::mpc::infer::SessionStats) {
+    println!(
+        "{}",
+        json!({
+            "logits": s.logits,
+            "probabilities": s.probabilities,
+            "bytes_sent_by_client": st.bytes_sent,
+            "offline_seconds": st.offline.as_secs_f64(),
+            "online_seconds": st.online.as_secs_f64(),
+        })
+    );
+}
+
+#[cfg(feature = "serve")]
+fn infer(a: InferArgs) -> Result<(), Failure> {
+    use shroud::mpc::infer;
+    let frac = FractionalBits::new(a.frac_bits)?;
+    if a.local {
+        let (Some(model), Some(rows)) = (&a.model, &a.rows) else {
+            return Err(Failure("--local needs --model and --rows".into()));
+        };
+        let model = shroud::serve::LinearModel::load(model)?;
+        let rows = read_infer_rows(rows)?;
+        let weights = model.mpc_weights(frac)?;
+        let sk = owner_key(a.key_bits)?;
+        let mut meshes = Mesh::memory(2);
+        let owner_mesh = meshes.pop().ok_or_else(|| Failure("no mesh".into()))?;
+        let client_mesh = meshes.pop().ok_or_else(|| Failure("no mesh".into()))?;
+        let max = a.max_records;
+        let owner = std::thread::spawn(move || {
+            infer::owner(
+                owner_mesh,
+                &weights,
+                &sk,
+                frac,
+                max,
+                &mut shroud::rng::os_rng(),
+            )
+        });
+        let (scores, stats) = infer::client(
+            client_mesh,
+            &rows,
+            frac,
+            a.key_bits,
+            &mut shroud::rng::os_rng(),
+        )?;
+        owner
+            .join()
+            .map_err(|_| Failure("the owner thread panicked".into()))??;
+        print_scores(&scores, &stats);
+        return Ok(());
+    }
+    let (Some(me), Some(addrs)) = (a.party, &a.parties) else {
+        return Err(Failure(
+            "give --local, or --party 0|1 --parties CLIENT:PORT,OWNER:PORT".into(),
+        ));
+    };
+    if addrs.len() != 2 || me > 1 {
+        return Err(Failure(
+            "secret-shared inference has two parties: --party 0 (client) or 1 (owner), two addresses"
+                .into(),
+        ));
+    }
+    let security = a.channel.security()?;
+    let opts = ChannelOptions::new("mpc infer", a.session.as_bytes())
+        .with_timeout(Duration::from_secs(a.timeout));
+    match me {
+        0 => {
+            let rows = read_infer_rows(
+                a.rows
+                    .as_ref()
+                    .ok_or_else(|| Failure("the client (party 0) needs --rows".into()))?,
+            )?;
+            let mesh = Mesh::tcp(0, addrs, &security, &opts)?;
+            let (scores, stats) =
+                infer::client(mesh, &rows, frac, a.key_bits, &mut shroud::rng::os_rng())?;
+            print_scores(&scores, &stats);
+        }
+        _ => {
+            let model = shroud::serve::LinearModel::load(
+                a.model
+                    .as_ref()
+                    .ok_or_else(|| Failure("the model owner (party 1) needs --model".into()))?,
+            )?;
+            let weights = model.mpc_weights(frac)?;
+            let sk = owner_key(a.key_bits)?;
+            let mesh = Mesh::tcp(1, addrs, &security, &opts)?;
+            let (records, stats) = infer::owner(
+                mesh,
+                &weights,
+                &sk,
+                frac,
+                a.max_records,
+                &mut shroud::rng::os_rng(),
+            )?;
+            eprintln!(
+                "shroud: scored {records} records for the client (sent {} bytes); it alone saw the results",
+                stats.bytes_sent
+            );
+        }
+    }
+    Ok(())
 }

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use clap::Args;
 use shroud::serve::client::ScoreClient;
+use shroud::serve::noise::NoiseConfig;
 use shroud::serve::server::Handle;
+use shroud::serve::tokens::ApiTokens;
 use shroud::serve::{LinearModel, ServeConfig};
+use std::sync::Arc;
 
 use crate::Failure;
 
@@ -48,17 +51,56 @@ pub struct ServeModelArgs {
     #[arg(long)]
     budget_file: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address (put a TLS-terminating proxy in front).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls_cert")]
     insecure_http: bool,
+    /// Serve HTTPS (rustls): the certificate chain, PEM, leaf first. Needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds a client has to send a request's headers (and finish the TLS handshake)
+    /// before its connection is closed (slowloris).
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// API tokens: lines "NAME SHA256-HEX" (printf %s "$TOKEN" | sha256sum). A request with
+    /// Authorization: Bearer TOKEN is charged to its token instead of its public key.
+    #[arg(long)]
+    api_tokens: Option<PathBuf>,
+    /// Refuse requests without a known API token.
+    #[arg(long, requires = "api_tokens")]
+    require_token: bool,
+    /// Add DP noise to every score: epsilon per record (needs --dp-budget,
+    /// --dp-weight-resolution, --feature-bounds and --budget-file).
+    #[arg(long, requires_all = ["dp_budget", "dp_weight_resolution", "feature_bounds", "budget_file"])]
+    dp_epsilon: Option<f64>,
+    /// Total epsilon each client (token or public key) may spend.
+    #[arg(long, requires = "dp_epsilon")]
+    dp_budget: Option<f64>,
+    /// The weight change to hide: models whose weights (intercept included) differ by at
+    /// most this much in L1 norm are neighbours.
+    #[arg(long, requires = "dp_epsilon")]
+    dp_weight_resolution: Option<f64>,
+    /// Declared feature bounds, JSON {"feature": bound, ..}: |x_i| <= bound. The noise
+    /// protects the weights only against records within them (see the README).
+    #[arg(long, requires = "dp_epsilon")]
+    feature_bounds: Option<PathBuf>,
 }
 
 pub fn serve_model(a: ServeModelArgs) -> Result<(), Failure> {
-    if !a.listen.ip().is_loopback() && !a.insecure_http {
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => Some(shroud::serve::tls::server_config_from_files(c, k)?),
+        _ => None,
+    };
+    if tls.is_none() && !a.listen.ip().is_loopback() && !a.insecure_http {
         return Err(Failure(format!(
-            "refusing plain HTTP on {}: this build serves HTTP only; listen on a loopback \
-             address behind a TLS proxy, or pass --insecure-http",
+            "refusing plain HTTP on {}: give --tls-cert and --tls-key for HTTPS, listen on a \
+             loopback address behind a TLS proxy, or pass --insecure-http",
             a.listen
         )));
+    }
+    if a.header_timeout_secs == 0 {
+        return Err(Failure("--header-timeout-secs must be positive".into()));
     }
     if a.min_key_bits > a.max_key_bits {
         return Err(Failure("--min-key-bits exceeds --max-key-bits".into()));
@@ -74,6 +116,30 @@ pub fn serve_model(a: ServeModelArgs) -> Result<(), Failure> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let model = LinearModel::load(&a.model)?;
+    let api_tokens = match &a.api_tokens {
+        Some(p) => Some(Arc::new(ApiTokens::load(p)?)),
+        None => None,
+    };
+    let noise = match (
+        a.dp_epsilon,
+        a.dp_budget,
+        a.dp_weight_resolution,
+        &a.feature_bounds,
+    ) {
+        (Some(e), Some(budget), Some(res), Some(bounds)) => {
+            let text = std::fs::read_to_string(bounds)
+                .map_err(|e| Failure(format!("{}: {e}", bounds.display())))?;
+            Some(NoiseConfig::from_bounds_json(
+                &text,
+                &model.features,
+                e,
+                budget,
+                res,
+            )?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let cfg = ServeConfig {
         max_batch: a.max_batch,
         max_body: a.max_body,
@@ -85,12 +151,17 @@ pub fn serve_model(a: ServeModelArgs) -> Result<(), Failure> {
         shutdown_grace: Duration::from_secs(a.timeout_secs.min(30)),
         query_budget: a.query_budget,
         budget_file: a.budget_file,
+        header_timeout: Duration::from_secs(a.header_timeout_secs),
+        tls,
+        api_tokens,
+        require_token: a.require_token,
+        noise,
     };
     let (kind, d) = (model.kind.as_str(), model.n_features());
     let handle = Handle::start(model, cfg, a.listen)?;
     tracing::info!(addr = %handle.addr(), kind, features = d, "serving");
     eprintln!(
-        "shroud: serving a {kind} model of {d} features on http://{}",
+        "shroud: serving a {kind} model of {d} features on {scheme}://{}",
         handle.addr()
     );
     handle.wait_for_signal()?;
@@ -112,6 +183,16 @@ pub struct ScoreArgs {
     /// Ask for packed scores (one decryption per pack).
     #[arg(long)]
     pack: bool,
+    /// Speak HTTPS, trusting the CA certificate(s) in this PEM file (and no other).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// A file holding your API token (sent as Authorization: Bearer). The environment
+    /// variable SHROUD_API_TOKEN is used when this is not given.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Use the compact binary content type instead of JSON.
+    #[arg(long)]
+    binary: bool,
 }
 
 pub fn score(a: ScoreArgs) -> Result<(), Failure> {
@@ -133,7 +214,24 @@ pub fn score(a: ScoreArgs) -> Result<(), Failure> {
         ))
     })?;
     let mut rng = shroud::rng::chacha_from_os();
-    let scores = ScoreClient::new(a.server).score(&sk, &rows, a.pack, &mut rng)?;
+    let mut client = ScoreClient::new(a.server).with_binary(a.binary);
+    if let Some(ca) = &a.ca_cert {
+        let pem = std::fs::read(ca).map_err(|e| Failure(format!("{}: {e}", ca.display())))?;
+        client = client.with_tls(shroud::serve::tls::client_config(&pem)?);
+    }
+    let token = match &a.token_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| Failure(format!("{}: {e}", p.display())))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("SHROUD_API_TOKEN").ok(),
+    };
+    if let Some(t) = token {
+        client = client.with_token(t);
+    }
+    let scores = client.score(&sk, &rows, a.pack, &mut rng)?;
     println!("{}", serde_json::json!({ "scores": scores }));
     Ok(())
 }
