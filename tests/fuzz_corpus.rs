@@ -84,3 +84,8 @@ fn fl_message() {
 fn serve_request() {
     replay("serve_request", fuzz_common::serve_request);
 }
+
+#[test]
+fn monty() {
+    replay("monty", fuzz_common::monty);
+}

@@ -192,4 +192,85 @@ pub mod fuzz_common {
         framed.extend_from_slice(data);
         let _ = shroud::serve::binary::parse_request(&framed, &limits);
     }
+
+    /// The two Montgomery kernels against each other and against num-bigint: the input
+    /// picks a specialised size and supplies the modulus (made odd, top bit set) and the
+    /// operands (reduced below it); products, squares and a short exponentiation agree.
+    pub fn monty(data: &[u8]) {
+        monty_impl::run(data)
+    }
+
+    mod monty_impl {
+        use num_bigint::BigUint;
+        use shroud::monty::{Backend, raw};
+
+        const SIZES: [usize; 9] = [8, 12, 16, 24, 32, 48, 64, 96, 128];
+
+        fn limbs(bytes: &[u8], n: usize) -> Vec<u64> {
+            (0..n)
+                .map(|i| {
+                    let mut w = [0u8; 8];
+                    for (j, b) in w.iter_mut().enumerate() {
+                        *b = bytes.get((i * 8 + j) % bytes.len().max(1)).copied().unwrap_or(0)
+                            ^ (i as u8).wrapping_mul(31);
+                    }
+                    u64::from_le_bytes(w)
+                })
+                .collect()
+        }
+
+        fn big(w: &[u64]) -> BigUint {
+            BigUint::from_slice(&w.iter().flat_map(|x| [*x as u32, (*x >> 32) as u32]).collect::<Vec<_>>())
+        }
+
+        fn words(x: &BigUint, n: usize) -> Vec<u64> {
+            let mut v = x.to_u64_digits();
+            v.resize(n, 0);
+            v
+        }
+
+        pub fn run(data: &[u8]) {
+        if data.len() < 4 {
+            return;
+        }
+        let n = SIZES[data[0] as usize % SIZES.len()];
+        let shape = data[1];
+        let rest = &data[2..];
+        let mid = rest.len() / 2;
+        let mut m = limbs(rest, n);
+        // Shapes with long carry chains: all ones, or a sparse modulus.
+        match shape % 4 {
+            1 => m.iter_mut().for_each(|w| *w = u64::MAX),
+            2 => m.iter_mut().skip(1).for_each(|w| *w = 0),
+            _ => {}
+        }
+        m[0] |= 1;
+        m[n - 1] |= 1 << 63;
+        let mb = big(&m);
+        let mut a = big(&limbs(&rest[..mid.max(1)], n)) % &mb;
+        let b = big(&limbs(&rest[mid..], n)) % &mb;
+        if shape & 0x10 != 0 {
+            a = &mb - 1u8;
+        }
+        let (aw, bw) = (words(&a, n), words(&b, n));
+        let r = (BigUint::from(1u8) << (64 * n)) % &mb;
+        let rinv = r.modinv(&mb).expect("m is odd");
+        let want_mul = words(&(&a * &b * &rinv % &mb), n);
+        let want_sqr = words(&(&a * &a * &rinv % &mb), n);
+        let e = limbs(&rest[..mid.max(1)], 1);
+        let bits = 1 + u32::from(shape >> 5) * 9;
+        let e_big = big(&e) % (BigUint::from(1u8) << bits);
+        let want_pow = words(&(a.modpow(&e_big, &mb) * &r % &mb), n);
+        let am = words(&(&a * &r % &mb), n);
+        let one = words(&r, n);
+        for be in [Backend::Portable, Backend::Mulx] {
+            if !be.available() {
+                continue;
+            }
+            assert_eq!(raw::mont_mul(be, &aw, &bw, &m).unwrap(), want_mul, "mul {be:?} {n}");
+            assert_eq!(raw::mont_sqr(be, &aw, &m).unwrap(), want_sqr, "sqr {be:?} {n}");
+            assert_eq!(raw::pow(be, &am, &e, bits, &m, &one).unwrap(), want_pow, "pow {be:?} {n}");
+        }
+        }
+    }
 }
