@@ -101,6 +101,7 @@ mod masks;
 pub mod msgs;
 pub mod oprf;
 pub mod server;
+pub mod server_sum;
 
 use std::collections::HashSet;
 
@@ -110,6 +111,7 @@ pub use client::{Client, ClientAwaitResponse, ClientAwaitSum, ClientStep};
 pub use error::PsiError;
 pub use msgs::{Message, SetFormat};
 pub use server::{Server, ServerAwaitRequest, ServerAwaitShares, ServerAwaitSum, ServerNext};
+pub use server_sum::{ClientAwaitRelease, ServerAwaitServerSum};
 
 use crate::net::Transport;
 
@@ -127,6 +129,10 @@ pub enum Mode {
     Sum,
     /// The intersection, with each element's server value split into Z_2^64 shares.
     Shares,
+    /// Private Join and Compute's roles: the server, which holds the values and the Paillier
+    /// key, learns the sum of its values over the intersection; the client learns how many
+    /// (and the sum only if the server releases it, [`ServerConfig::reveal_sum`]).
+    ServerSum,
 }
 
 impl Mode {
@@ -136,6 +142,7 @@ impl Mode {
             Mode::Cardinality => 2,
             Mode::Sum => 3,
             Mode::Shares => 4,
+            Mode::ServerSum => 5,
         }
     }
 
@@ -145,6 +152,7 @@ impl Mode {
             2 => Mode::Cardinality,
             3 => Mode::Sum,
             4 => Mode::Shares,
+            5 => Mode::ServerSum,
             _ => return None,
         })
     }
@@ -157,6 +165,7 @@ impl core::fmt::Display for Mode {
             Mode::Cardinality => "cardinality",
             Mode::Sum => "sum",
             Mode::Shares => "shares",
+            Mode::ServerSum => "server-sum",
         })
     }
 }
@@ -169,9 +178,10 @@ impl core::str::FromStr for Mode {
             "cardinality" => Mode::Cardinality,
             "sum" => Mode::Sum,
             "shares" => Mode::Shares,
+            "server-sum" => Mode::ServerSum,
             _ => {
                 return Err(PsiError::InvalidInput(format!(
-                    "unknown mode {s:?}: use intersection, cardinality, sum or shares"
+                    "unknown mode {s:?}: use intersection, cardinality, sum, shares or server-sum"
                 )));
             }
         })
@@ -187,8 +197,13 @@ pub struct ServerConfig {
     pub label: String,
     /// How the server's set is sent.
     pub format: SetFormat,
-    /// Sum mode: refuse sums over fewer matches (0: no threshold).
+    /// Sum and server-sum modes: refuse sums over fewer matches (0: no threshold).
     pub threshold: u64,
+    /// Server-sum mode: also send the sum to the client, if it lies within the range the
+    /// claimed count allows. Off by default: a cheating client can choose what the server
+    /// decrypts, so a released sum can be one chosen combination of its matched values
+    /// (see the module documentation).
+    pub reveal_sum: bool,
     /// Most elements a client may send: the server refuses a larger request before
     /// reading it (32 bytes an element).
     pub max_client_elements: u64,
@@ -203,6 +218,7 @@ impl ServerConfig {
             label: "shroud-psi".into(),
             format: SetFormat::Compressed,
             threshold: 0,
+            reveal_sum: false,
             max_client_elements: 1 << 20,
         }
     }
@@ -211,9 +227,14 @@ impl ServerConfig {
         if self.label.len() > msgs::MAX_LABEL {
             return Err(PsiError::InvalidInput("session label over 64 bytes".into()));
         }
-        if self.threshold > 0 && self.mode != Mode::Sum {
+        if self.threshold > 0 && !matches!(self.mode, Mode::Sum | Mode::ServerSum) {
             return Err(PsiError::InvalidInput(
-                "a threshold applies to sum mode only".into(),
+                "a threshold applies to sum and server-sum modes only".into(),
+            ));
+        }
+        if self.reveal_sum && self.mode != Mode::ServerSum {
+            return Err(PsiError::InvalidInput(
+                "reveal_sum applies to server-sum mode only".into(),
             ));
         }
         Ok(())
@@ -264,7 +285,8 @@ pub struct ClientOutput {
     pub intersection_size: usize,
     /// Intersection and shares modes: the common elements, in the client's input order.
     pub intersection: Option<Vec<Vec<u8>>>,
-    /// Sum mode: the sum of the server's values over the intersection.
+    /// Sum mode, and server-sum mode when the server reveals it: the sum of the server's
+    /// values over the intersection.
     pub intersection_sum: Option<u128>,
     /// Shares mode: the client's share of each common element's value, aligned with
     /// `intersection` and with the server's shares.
@@ -274,8 +296,10 @@ pub struct ClientOutput {
 /// What the server ends with (its `Debug` prints the number of shares, not their values).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerOutput {
-    /// Sum and shares modes: the intersection size (as reported by the client).
+    /// Sum, shares and server-sum modes: the intersection size (as reported by the client).
     pub intersection_size: Option<usize>,
+    /// Server-sum mode: the sum of the server's values over the intersection.
+    pub intersection_sum: Option<u128>,
     /// Shares mode: the server's shares, in the client's order.
     pub shares: Option<Vec<u64>>,
 }
@@ -301,6 +325,7 @@ impl core::fmt::Debug for ServerOutput {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ServerOutput")
             .field("intersection_size", &self.intersection_size)
+            .field("intersection_sum", &self.intersection_sum)
             .field(
                 "shares",
                 &self
@@ -331,7 +356,9 @@ pub fn session_dst(mode: Mode, session_id: &[u8; 16], label: &[u8]) -> Vec<u8> {
 pub fn output_for(mode: Mode, input: &[u8], element: &[u8; 32]) -> [u8; 64] {
     match mode {
         Mode::Intersection | Mode::Shares => oprf::finalize_element(input, element),
-        Mode::Cardinality | Mode::Sum => oprf::finalize_element(b"shroud-psi-unordered", element),
+        Mode::Cardinality | Mode::Sum | Mode::ServerSum => {
+            oprf::finalize_element(b"shroud-psi-unordered", element)
+        }
     }
 }
 
@@ -451,6 +478,23 @@ pub fn run_server<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
             let r = s.finish(req);
             or_abort(t, r)
         }
+        ServerNext::AwaitServerSum(s) => {
+            let max = s.max_request_bytes();
+            let Message::SumRequest(req) = recv(t, "SumRequest", max, &msgs::Limits::NO_LISTS)?
+            else {
+                unreachable!("recv checks the kind")
+            };
+            if !s.reveals() {
+                // Nothing goes back, not even an abort: whether the sum passed the range
+                // check would be a bit about a plaintext a cheating client chose.
+                return s.finish(req).map(|(_, out)| out);
+            }
+            let (reply, out) = or_abort(t, s.finish(req))?;
+            if let Some(reply) = reply {
+                t.send(&Message::SumReply(reply).encode())?;
+            }
+            Ok(out)
+        }
     }
 }
 
@@ -489,6 +533,19 @@ pub fn run_client<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
         ClientStep::SendShares(req, out) => {
             t.send(&Message::SharesRequest(req).encode())?;
             Ok(out)
+        }
+        ClientStep::SendSumToServer(req, out) => {
+            t.send(&Message::SumRequest(req).encode())?;
+            Ok(out)
+        }
+        ClientStep::SendSumAwaitRelease(req, state) => {
+            t.send(&Message::SumRequest(req).encode())?;
+            let Message::SumReply(reply) =
+                recv(t, "SumReply", SMALL_FRAME, &msgs::Limits::NO_LISTS)?
+            else {
+                unreachable!("recv checks the kind")
+            };
+            state.finish(reply)
         }
     }
 }

@@ -68,6 +68,7 @@ fn cheating_server_with(
         server_count: elements.len() as u64,
         threshold: 0,
         format: SetFormat::Raw,
+        reveal_sum: false,
         paillier_n: Some(pk.n().to_bytes_be()),
         paillier_proof: Some(ModulusProof::prove(sk, MODULUS_CONTEXT).to_bytes(pk)),
     };
@@ -406,6 +407,7 @@ fn a_server_with_a_crafted_modulus_is_refused() {
                 server_count: 4,
                 threshold: 0,
                 format: SetFormat::Raw,
+                reveal_sum: false,
                 paillier_n: Some(n.to_bytes_be()),
                 paillier_proof: Some(proof),
             };
