@@ -3,7 +3,7 @@
 //! Two parties with private sets of byte strings learn their overlap and nothing else. The
 //! server holds a fresh OPRF key for each session; the client learns the OPRF value of each
 //! of its elements without the server seeing them, and compares them with the OPRF values
-//! of the server's elements. Four modes ([`Mode`]):
+//! of the server's elements. Five modes ([`Mode`]):
 //!
 //! | mode | the client learns | the server learns |
 //! |---|---|---|
@@ -11,18 +11,26 @@
 //! | cardinality | the intersection size only | the client's set size |
 //! | sum | the size and the sum of the server's values over it | the client's set size, the intersection size |
 //! | shares | its elements in the intersection and a Z_2^64 share of each one's server value | the client's set size, the intersection size, the other shares |
+//! | server-sum | the intersection size (and the sum, if the server reveals it) | the client's set size, the intersection size and the sum of its values over it |
+//!
+//! Sum and server-sum compute the same thing with different roles. In sum mode the client
+//! learns the sum, and a client that cheats can learn one chosen combination of its matched
+//! values instead (e.g. one value). Server-sum takes Private Join and Compute's roles: the
+//! party that holds the values and the key learns the sum, and nothing decrypted goes back,
+//! so a cheating client learns nothing about the values. Use server-sum when the client is
+//! not trusted to follow the protocol.
 //!
 //! In every mode both sides learn the other's set size.
 //!
 //! # Construction
 //! - Elements are hashed to ristretto255 with RFC 9380 `expand_message_xmd` (SHA-512) under
-//!   the domain tag `HashToGroup-OPRFV1-\0-ristretto255-SHA512-shroud-psi-v1-` followed by
+//!   the domain tag `HashToGroup-OPRFV1-\0-ristretto255-SHA512-shroud-psi-v3-` followed by
 //!   the mode, a 16-byte session id the server draws fresh and the application's session
 //!   label ([`session_dst`]). The OPRF arithmetic and output hash are RFC 9497's;
 //!   `tests/kat_oprf.rs` checks them against the RFC's vectors.
 //! - Intersection and shares: a fresh blind per element; the server answers in order; the
 //!   client finalizes with RFC 9497 `Finalize`.
-//! - Cardinality and sum: one blind for all elements and the server shuffles its answers,
+//! - Cardinality, sum and server-sum: one blind for all elements and the server shuffles its answers,
 //!   so the client gets the set of OPRF values of its elements but not which is which; the
 //!   output hash then binds the element only (no input).
 //! - The server's set travels as sorted truncated tags (30 + log2(N M) bits each) or as a
@@ -38,6 +46,15 @@
 //! - Shares: as sum, but per match: the client sends E(v_j + u + r_j) (r_j uniform in
 //!   [0, n - 2^64), rerandomized) in its own order and keeps -r_j mod 2^64; the server's
 //!   share is (decryption - u) mod 2^64.
+//! - Server-sum ([`server_sum`]): the server sends each value as E(v) (no offset), padded
+//!   as in sum mode. The client adds up its c matches and E(2^L r), r uniform in
+//!   [0, n / 2^L - 1), and sends the ciphertext with c; for an honest sum s < 2^L the
+//!   masked value never wraps mod n. The server refuses c above min(N, M) or below its
+//!   threshold, decrypts, keeps the low L bits and checks that they lie in
+//!   [c min v, c max v]. Without reveal it answers nothing at all (an abort would tell a
+//!   cheating client whether its chosen plaintext passed the check); with reveal it sends
+//!   the sum back, or aborts if it is out of range. A matched value that is not a valid
+//!   ciphertext counts as 0.
 //!
 //! # What each side learns
 //! Set sizes are always public. "Semi-honest" is a peer that follows the protocol and
@@ -49,19 +66,42 @@
 //! | cardinality | the intersection size | which of its elements matched (per-element blinds undo the shuffle, as in every DH-based PSI-CA) | nothing | nothing |
 //! | sum | the size and the sum | which elements matched, and at most L bits per session about their values: one combination of its matched values with coefficients summing to the count it claims, modulo 2^L (e.g. one single value, whatever the threshold) | the size the client reports | the same, within 2^L / n of nothing else, whatever values it encrypted |
 //! | shares | its common elements and a share of each value | the same, for any set it picks; it can make the server's shares hold other combinations of matched values (nothing is revealed to it) | the size, its shares | the same, within 2^64 / n of nothing else, whatever values it encrypted |
+//! | server-sum | the size | which elements matched (as in cardinality), and nothing about any value: no byte derived from the decryption comes back | the size the client reports, and the sum | the sum mod 2^L of the plaintexts it encrypted over the matches, and at most one bit more (whether the rest of that sum lies below a uniformly random threshold), whatever plaintexts it encrypted |
+//! | server-sum, reveal | the size and the sum | which matched, and per session one integer combination of the values of its matched elements plus a constant of its choice, reduced mod n then mod 2^L, if it lies in [c min v, c max v] (e.g. c v_j, so one value v_j), else only that it did not | as server-sum | as server-sum |
+//!
+//! Here L = 64 + ceil(log2(c + 1)), the width of an honest sum of c 64-bit values, and c
+//! the count the client reports.
 //!
 //! Notes on the malicious columns:
 //! - A client always chooses its set, so it can probe for chosen elements. The threshold
 //!   binds the count a client reports; a cheating client can report any count, so the
-//!   threshold limits an honest client only. What it cannot do is use the server to
-//!   decrypt anything else: a packed combination such as sum 2^(70 j) E(v_j + u) leaves
-//!   u in the result unless the coefficients sum to the count (then the low L bits hold
-//!   one honest-sized value). Under a key reused outside the service, a foreign
-//!   ciphertext added to a match leaks L bits of its plaintext per session, which is why
-//!   the key must be dedicated. Closing the last L bits needs zero-knowledge proofs that the
-//!   client's coefficients are 0 or 1 (Miao et al., CRYPTO 2020); shroud does not have
-//!   them yet.
-//! - A server can choose its set and values, and can make the client's sum or shares
+//!   threshold limits an honest client only.
+//! - Sum mode: a client cannot use the server to decrypt anything else: a packed
+//!   combination such as sum 2^(70 j) E(v_j + u) leaves u in the result unless the
+//!   coefficients sum to the count (then the low L bits hold one honest-sized value).
+//!   Under a key reused outside the service, a foreign ciphertext added to a match leaks L
+//!   bits of its plaintext per session, which is why the key must be dedicated. These L
+//!   bits are what server-sum removes; keeping the client as the party that learns the sum
+//!   without them would need zero-knowledge proofs that its coefficients are 0 or 1 (Miao
+//!   et al., CRYPTO 2020).
+//! - Server-sum: the client only ever sends one ciphertext and receives nothing, so
+//!   whatever it puts in it (a packed combination, one value, a ciphertext from elsewhere)
+//!   teaches it nothing; it can make the server's sum wrong (any combination of its
+//!   matched values that lands in [c min v, c max v], a false count), which the server
+//!   detects only when the result is out of that range. With reveal, the sum the server
+//!   sends back is whatever the client had it decrypt, within that range: the row above.
+//!   That is no better than sum mode against a cheating client; reveal only to a client
+//!   trusted to follow the protocol, or one that may learn one value.
+//! - Server-sum is the functionality itself for the server: it learns a sum over the
+//!   intersection of values it chose, so with distinct values and a small intersection the
+//!   sum can name the matched elements, as in Private Join and Compute. What the protocol
+//!   adds is bounded: for any plaintexts a cheating server encrypts (say 2^(140 + j)), it
+//!   sees their sum mod 2^L, which is what values below 2^L would give, plus the one
+//!   comparison bit; a spoiled ciphertext acts as the value 0, whether or not the client
+//!   holds its element. As in sum mode this needs a sound modulus (the client demands the
+//!   [`crate::paillier::ModulusProof`]): otherwise the fresh encryption of the mask would not
+//!   hide which of the server's ciphertexts were multiplied in.
+//! - Sum and shares: a server can choose its set and values, and can make the client's sum or shares
 //!   wrong (the client checks only that a sum is no larger than c 64-bit values); it
 //!   cannot learn which elements matched: what it decrypts is masked uniformly mod n. That
 //!   needs a sound modulus, which the server proves
