@@ -135,6 +135,8 @@
 
 pub mod client;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gcs;
 pub mod input;
 mod masks;

@@ -76,46 +76,62 @@ impl ServerAwaitServerSum {
     /// client learns one linear combination of the values of its matched elements (see the
     /// module documentation of [`crate::psi`]).
     pub fn finish(self, request: SumRequest) -> Result<(Option<SumReply>, ServerOutput), PsiError> {
-        if request.count > self.max_count {
-            return Err(PsiError::Malformed(format!(
-                "client claims {} matches, at most {} are possible",
-                request.count, self.max_count
-            )));
-        }
-        if request.count < self.threshold {
-            return Err(PsiError::ThresholdNotMet {
-                matches: request.count as usize,
-                threshold: self.threshold as usize,
-            });
-        }
-        let pk = self.sk.public_key();
-        let c = pk.ciphertext_from_bytes_be(&request.ciphertext)?;
-        let d = self.sk.decrypt(&c)?;
-        let mut sum = super::masks::low_bits(&d, sum_bits(request.count));
-        drop(d);
-        let count = u128::from(request.count);
-        let (lo, hi) = (
-            count * u128::from(self.range.0),
-            count * u128::from(self.range.1),
-        );
-        if sum < lo || sum > hi {
-            sum.zeroize();
-            return Err(PsiError::PeerMisbehaved(format!(
-                "the client's sum is not what {count} of the server's values can add up to"
-            )));
-        }
-        let reply = self.reveal.then(|| SumReply {
-            masked_sum: sum.to_be_bytes().to_vec(),
-        });
-        Ok((
-            reply,
-            ServerOutput {
-                intersection_size: Some(request.count as usize),
-                intersection_sum: Some(sum),
-                shares: None,
-            },
-        ))
+        finish(
+            &self.sk,
+            self.threshold,
+            self.max_count,
+            self.reveal,
+            self.range,
+            request,
+        )
     }
+}
+
+/// [`ServerAwaitServerSum::finish`] on borrowed parts (the fuzz target's entry point too).
+pub(super) fn finish(
+    sk: &SecretKey,
+    threshold: u64,
+    max_count: u64,
+    reveal: bool,
+    range: (u64, u64),
+    request: SumRequest,
+) -> Result<(Option<SumReply>, ServerOutput), PsiError> {
+    if request.count > max_count {
+        return Err(PsiError::Malformed(format!(
+            "client claims {} matches, at most {max_count} are possible",
+            request.count
+        )));
+    }
+    if request.count < threshold {
+        return Err(PsiError::ThresholdNotMet {
+            matches: request.count as usize,
+            threshold: threshold as usize,
+        });
+    }
+    let pk = sk.public_key();
+    let c = pk.ciphertext_from_bytes_be(&request.ciphertext)?;
+    let d = sk.decrypt(&c)?;
+    let mut sum = super::masks::low_bits(&d, sum_bits(request.count));
+    drop(d);
+    let count = u128::from(request.count);
+    let (lo, hi) = (count * u128::from(range.0), count * u128::from(range.1));
+    if sum < lo || sum > hi {
+        sum.zeroize();
+        return Err(PsiError::PeerMisbehaved(format!(
+            "the client's sum is not what {count} of the server's values can add up to"
+        )));
+    }
+    let reply = reveal.then(|| SumReply {
+        masked_sum: sum.to_be_bytes().to_vec(),
+    });
+    Ok((
+        reply,
+        ServerOutput {
+            intersection_size: Some(request.count as usize),
+            intersection_sum: Some(sum),
+            shares: None,
+        },
+    ))
 }
 
 /// The client in server-sum mode when the server reveals the sum: waits for it.
