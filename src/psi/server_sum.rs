@@ -19,6 +19,32 @@
 //!   to have decrypted.
 //! - With reveal, the server sends the low L bits back if they lie in [c min v, c max v]
 //!   (its own smallest and largest values) and aborts otherwise.
+//!
+//! # Example
+//! ```
+//! use shroud::net::MemoryTransport;
+//! use shroud::paillier::{KeygenOptions, generate_keypair};
+//! use shroud::psi::{self, ClientConfig, Mode, ServerConfig};
+//!
+//! let mut rng = shroud::rng::os_rng();
+//! let ids = |v: &[&str]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+//! let sk = generate_keypair(KeygenOptions { bits: 2048, ..Default::default() }, &mut rng, &|_| {})?;
+//! let server = psi::Server::new(
+//!     ServerConfig::new(Mode::ServerSum),
+//!     ids(&["alice", "bob", "carol"]),
+//!     Some(vec![3, 4, 5]),
+//!     Some(sk),
+//!     &mut rng,
+//! )?;
+//! let (mut a, mut b) = MemoryTransport::pair();
+//! let handle = std::thread::spawn(move || psi::run_server(&mut a, server, &mut shroud::rng::os_rng()));
+//! let client = psi::Client::new(ClientConfig::new(Mode::ServerSum), ids(&["bob", "carol", "dave"]))?;
+//! let out = psi::run_client(&mut b, client, &mut rng)?;
+//! let server_out = handle.join().unwrap()?;
+//! assert_eq!((out.intersection_size, out.intersection_sum), (2, None));
+//! assert_eq!(server_out.intersection_sum, Some(9));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use rand_core::CryptoRng;
 use rayon::prelude::*;
