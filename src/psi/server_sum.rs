@@ -11,6 +11,11 @@
 //!   ciphertext. For an honest sum s < 2^L the server reads s from the low L bits; whatever
 //!   plaintexts a cheating server encrypted, it sees their sum mod 2^L and, above that, a
 //!   uniform number but for one bit (whether the masked sum wrapped mod n).
+//! - No secret offset u as in sum mode: a spoiled value counted as 0 would leave -u in the
+//!   sum for the server to see, and the offset's job there (keeping the client from having
+//!   other combinations decrypted for it) is done here by sending nothing back; with
+//!   reveal, it would only narrow a cheater's combinations to those whose coefficients sum
+//!   to the count, which still include c v_j.
 //! - A matched value that is not a valid ciphertext counts as 0 (the server chose it, so it
 //!   is as if it had the value 0): refusing it, or replacing it by a random encryption as
 //!   the other modes do, would show the server whether the client holds that element.

@@ -149,13 +149,7 @@ impl ServerSide {
                 "--reveal-sum applies to --mode server-sum only".into(),
             ));
         }
-        if mode == Mode::Sum {
-            eprintln!(
-                "shroud: warning: in sum mode a client that cheats can learn, instead of the sum, \
-                 one combination of the values of its matched elements (e.g. one value) per \
-                 session; --mode server-sum keeps the sum with this server"
-            );
-        }
+
         make_server(mode, config, set, key, self.key_bits)
     }
 }
@@ -388,6 +382,13 @@ fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
 fn serve(a: ServeArgs) -> Result<(), Failure> {
     let key = a.key.as_deref().map(crate::keys::load_secret).transpose()?;
     let server = a.server.build(&a.input, key, &a.common)?;
+    if Mode::from(a.server.mode) == Mode::Sum {
+        eprintln!(
+            "shroud: warning: in sum mode a client that cheats can learn, instead of the sum, \
+             one combination of the values of its matched elements (e.g. one value) per \
+             session; --mode server-sum keeps the sum with this server"
+        );
+    }
     let security = a.channel.security()?;
     let listener = TcpListener::bind(&a.listen)
         .map_err(|e| Failure(format!("cannot listen on {}: {e}", a.listen)))?;
