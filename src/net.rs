@@ -60,6 +60,7 @@ mod identity;
 mod memory;
 mod secure;
 mod tcp;
+mod wiping;
 
 pub use channel::{ChannelOptions, Security, accept, accept_peers, connect};
 pub use identity::{Fingerprint, Identity, Peers};

@@ -3,7 +3,7 @@
 //! Two parties with private sets of byte strings learn their overlap and nothing else. The
 //! server holds a fresh OPRF key for each session; the client learns the OPRF value of each
 //! of its elements without the server seeing them, and compares them with the OPRF values
-//! of the server's elements. Four modes ([`Mode`]):
+//! of the server's elements. Five modes ([`Mode`]):
 //!
 //! | mode | the client learns | the server learns |
 //! |---|---|---|
@@ -11,18 +11,26 @@
 //! | cardinality | the intersection size only | the client's set size |
 //! | sum | the size and the sum of the server's values over it | the client's set size, the intersection size |
 //! | shares | its elements in the intersection and a Z_2^64 share of each one's server value | the client's set size, the intersection size, the other shares |
+//! | server-sum | the intersection size (and the sum, if the server reveals it) | the client's set size, the intersection size and the sum of its values over it |
+//!
+//! Sum and server-sum compute the same thing with different roles. In sum mode the client
+//! learns the sum, and a client that cheats can learn one chosen combination of its matched
+//! values instead (e.g. one value). Server-sum takes Private Join and Compute's roles: the
+//! party that holds the values and the key learns the sum, and nothing decrypted goes back,
+//! so a cheating client learns nothing about the values. Use server-sum when the client is
+//! not trusted to follow the protocol.
 //!
 //! In every mode both sides learn the other's set size.
 //!
 //! # Construction
 //! - Elements are hashed to ristretto255 with RFC 9380 `expand_message_xmd` (SHA-512) under
-//!   the domain tag `HashToGroup-OPRFV1-\0-ristretto255-SHA512-shroud-psi-v1-` followed by
+//!   the domain tag `HashToGroup-OPRFV1-\0-ristretto255-SHA512-shroud-psi-v3-` followed by
 //!   the mode, a 16-byte session id the server draws fresh and the application's session
 //!   label ([`session_dst`]). The OPRF arithmetic and output hash are RFC 9497's;
 //!   `tests/kat_oprf.rs` checks them against the RFC's vectors.
 //! - Intersection and shares: a fresh blind per element; the server answers in order; the
 //!   client finalizes with RFC 9497 `Finalize`.
-//! - Cardinality and sum: one blind for all elements and the server shuffles its answers,
+//! - Cardinality, sum and server-sum: one blind for all elements and the server shuffles its answers,
 //!   so the client gets the set of OPRF values of its elements but not which is which; the
 //!   output hash then binds the element only (no input).
 //! - The server's set travels as sorted truncated tags (30 + log2(N M) bits each) or as a
@@ -38,6 +46,15 @@
 //! - Shares: as sum, but per match: the client sends E(v_j + u + r_j) (r_j uniform in
 //!   [0, n - 2^64), rerandomized) in its own order and keeps -r_j mod 2^64; the server's
 //!   share is (decryption - u) mod 2^64.
+//! - Server-sum ([`server_sum`]): the server sends each value as E(v) (no offset), padded
+//!   as in sum mode. The client adds up its c matches and E(2^L r), r uniform in
+//!   [0, n / 2^L - 1), and sends the ciphertext with c; for an honest sum s < 2^L the
+//!   masked value never wraps mod n. The server refuses c above min(N, M) or below its
+//!   threshold, decrypts, keeps the low L bits and checks that they lie in
+//!   [c min v, c max v]. Without reveal it answers nothing at all (an abort would tell a
+//!   cheating client whether its chosen plaintext passed the check); with reveal it sends
+//!   the sum back, or aborts if it is out of range. A matched value that is not a valid
+//!   ciphertext counts as 0.
 //!
 //! # What each side learns
 //! Set sizes are always public. "Semi-honest" is a peer that follows the protocol and
@@ -49,19 +66,42 @@
 //! | cardinality | the intersection size | which of its elements matched (per-element blinds undo the shuffle, as in every DH-based PSI-CA) | nothing | nothing |
 //! | sum | the size and the sum | which elements matched, and at most L bits per session about their values: one combination of its matched values with coefficients summing to the count it claims, modulo 2^L (e.g. one single value, whatever the threshold) | the size the client reports | the same, within 2^L / n of nothing else, whatever values it encrypted |
 //! | shares | its common elements and a share of each value | the same, for any set it picks; it can make the server's shares hold other combinations of matched values (nothing is revealed to it) | the size, its shares | the same, within 2^64 / n of nothing else, whatever values it encrypted |
+//! | server-sum | the size | which elements matched (as in cardinality), and nothing about any value: no byte derived from the decryption comes back | the size the client reports, and the sum | the sum mod 2^L of the plaintexts it encrypted over the matches, and at most one bit more (whether the rest of that sum lies below a uniformly random threshold), whatever plaintexts it encrypted |
+//! | server-sum, reveal | the size and the sum | which matched, and per session one integer combination of the values of its matched elements plus a constant of its choice, reduced mod n then mod 2^L, if it lies in [c min v, c max v] (e.g. c v_j, so one value v_j), else only that it did not; under a key reused across sessions, the elements it matched in earlier sessions count too | as server-sum | as server-sum |
+//!
+//! Here L = 64 + ceil(log2(c + 1)), the width of an honest sum of c 64-bit values, and c
+//! the count the client reports.
 //!
 //! Notes on the malicious columns:
 //! - A client always chooses its set, so it can probe for chosen elements. The threshold
 //!   binds the count a client reports; a cheating client can report any count, so the
-//!   threshold limits an honest client only. What it cannot do is use the server to
-//!   decrypt anything else: a packed combination such as sum 2^(70 j) E(v_j + u) leaves
-//!   u in the result unless the coefficients sum to the count (then the low L bits hold
-//!   one honest-sized value). Under a key reused outside the service, a foreign
-//!   ciphertext added to a match leaks L bits of its plaintext per session, which is why
-//!   the key must be dedicated. Closing the last L bits needs zero-knowledge proofs that the
-//!   client's coefficients are 0 or 1 (Miao et al., CRYPTO 2020); shroud does not have
-//!   them yet.
-//! - A server can choose its set and values, and can make the client's sum or shares
+//!   threshold limits an honest client only.
+//! - Sum mode: a client cannot use the server to decrypt anything else: a packed
+//!   combination such as sum 2^(70 j) E(v_j + u) leaves u in the result unless the
+//!   coefficients sum to the count (then the low L bits hold one honest-sized value).
+//!   Under a key reused outside the service, a foreign ciphertext added to a match leaks L
+//!   bits of its plaintext per session, which is why the key must be dedicated. These L
+//!   bits are what server-sum removes; keeping the client as the party that learns the sum
+//!   without them would need zero-knowledge proofs that its coefficients are 0 or 1 (Miao
+//!   et al., CRYPTO 2020).
+//! - Server-sum: the client only ever sends one ciphertext and receives nothing, so
+//!   whatever it puts in it (a packed combination, one value, a ciphertext from elsewhere)
+//!   teaches it nothing; it can make the server's sum wrong (any combination of its
+//!   matched values that lands in [c min v, c max v], a false count), which the server
+//!   detects only when the result is out of that range. With reveal, the sum the server
+//!   sends back is whatever the client had it decrypt, within that range: the row above.
+//!   That is no better than sum mode against a cheating client; reveal only to a client
+//!   trusted to follow the protocol, or one that may learn one value.
+//! - Server-sum is the functionality itself for the server: it learns a sum over the
+//!   intersection of values it chose, so with distinct values and a small intersection the
+//!   sum can name the matched elements, as in Private Join and Compute. What the protocol
+//!   adds is bounded: for any plaintexts a cheating server encrypts (say 2^(140 + j)), it
+//!   sees their sum mod 2^L, which is what values below 2^L would give, plus the one
+//!   comparison bit; a spoiled ciphertext acts as the value 0, whether or not the client
+//!   holds its element. As in sum mode this needs a sound modulus (the client demands the
+//!   [`crate::paillier::ModulusProof`]): otherwise the fresh encryption of the mask would not
+//!   hide which of the server's ciphertexts were multiplied in.
+//! - Sum and shares: a server can choose its set and values, and can make the client's sum or shares
 //!   wrong (the client checks only that a sum is no larger than c 64-bit values); it
 //!   cannot learn which elements matched: what it decrypts is masked uniformly mod n. That
 //!   needs a sound modulus, which the server proves
@@ -95,12 +135,15 @@
 
 pub mod client;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gcs;
 pub mod input;
 mod masks;
 pub mod msgs;
 pub mod oprf;
 pub mod server;
+pub mod server_sum;
 
 use std::collections::HashSet;
 
@@ -110,6 +153,7 @@ pub use client::{Client, ClientAwaitResponse, ClientAwaitSum, ClientStep};
 pub use error::PsiError;
 pub use msgs::{Message, SetFormat};
 pub use server::{Server, ServerAwaitRequest, ServerAwaitShares, ServerAwaitSum, ServerNext};
+pub use server_sum::{ClientAwaitRelease, ServerAwaitServerSum};
 
 use crate::net::Transport;
 
@@ -127,6 +171,10 @@ pub enum Mode {
     Sum,
     /// The intersection, with each element's server value split into Z_2^64 shares.
     Shares,
+    /// Private Join and Compute's roles: the server, which holds the values and the Paillier
+    /// key, learns the sum of its values over the intersection; the client learns how many
+    /// (and the sum only if the server releases it, [`ServerConfig::reveal_sum`]).
+    ServerSum,
 }
 
 impl Mode {
@@ -136,6 +184,7 @@ impl Mode {
             Mode::Cardinality => 2,
             Mode::Sum => 3,
             Mode::Shares => 4,
+            Mode::ServerSum => 5,
         }
     }
 
@@ -145,6 +194,7 @@ impl Mode {
             2 => Mode::Cardinality,
             3 => Mode::Sum,
             4 => Mode::Shares,
+            5 => Mode::ServerSum,
             _ => return None,
         })
     }
@@ -157,6 +207,7 @@ impl core::fmt::Display for Mode {
             Mode::Cardinality => "cardinality",
             Mode::Sum => "sum",
             Mode::Shares => "shares",
+            Mode::ServerSum => "server-sum",
         })
     }
 }
@@ -169,9 +220,10 @@ impl core::str::FromStr for Mode {
             "cardinality" => Mode::Cardinality,
             "sum" => Mode::Sum,
             "shares" => Mode::Shares,
+            "server-sum" => Mode::ServerSum,
             _ => {
                 return Err(PsiError::InvalidInput(format!(
-                    "unknown mode {s:?}: use intersection, cardinality, sum or shares"
+                    "unknown mode {s:?}: use intersection, cardinality, sum, shares or server-sum"
                 )));
             }
         })
@@ -187,8 +239,13 @@ pub struct ServerConfig {
     pub label: String,
     /// How the server's set is sent.
     pub format: SetFormat,
-    /// Sum mode: refuse sums over fewer matches (0: no threshold).
+    /// Sum and server-sum modes: refuse sums over fewer matches (0: no threshold).
     pub threshold: u64,
+    /// Server-sum mode: also send the sum to the client, if it lies within the range the
+    /// claimed count allows. Off by default: a cheating client can choose what the server
+    /// decrypts, so a released sum can be one chosen combination of its matched values
+    /// (see the module documentation).
+    pub reveal_sum: bool,
     /// Most elements a client may send: the server refuses a larger request before
     /// reading it (32 bytes an element).
     pub max_client_elements: u64,
@@ -203,6 +260,7 @@ impl ServerConfig {
             label: "shroud-psi".into(),
             format: SetFormat::Compressed,
             threshold: 0,
+            reveal_sum: false,
             max_client_elements: 1 << 20,
         }
     }
@@ -211,9 +269,14 @@ impl ServerConfig {
         if self.label.len() > msgs::MAX_LABEL {
             return Err(PsiError::InvalidInput("session label over 64 bytes".into()));
         }
-        if self.threshold > 0 && self.mode != Mode::Sum {
+        if self.threshold > 0 && !matches!(self.mode, Mode::Sum | Mode::ServerSum) {
             return Err(PsiError::InvalidInput(
-                "a threshold applies to sum mode only".into(),
+                "a threshold applies to sum and server-sum modes only".into(),
+            ));
+        }
+        if self.reveal_sum && self.mode != Mode::ServerSum {
+            return Err(PsiError::InvalidInput(
+                "reveal_sum applies to server-sum mode only".into(),
             ));
         }
         Ok(())
@@ -264,7 +327,8 @@ pub struct ClientOutput {
     pub intersection_size: usize,
     /// Intersection and shares modes: the common elements, in the client's input order.
     pub intersection: Option<Vec<Vec<u8>>>,
-    /// Sum mode: the sum of the server's values over the intersection.
+    /// Sum mode, and server-sum mode when the server reveals it: the sum of the server's
+    /// values over the intersection.
     pub intersection_sum: Option<u128>,
     /// Shares mode: the client's share of each common element's value, aligned with
     /// `intersection` and with the server's shares.
@@ -274,8 +338,10 @@ pub struct ClientOutput {
 /// What the server ends with (its `Debug` prints the number of shares, not their values).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerOutput {
-    /// Sum and shares modes: the intersection size (as reported by the client).
+    /// Sum, shares and server-sum modes: the intersection size (as reported by the client).
     pub intersection_size: Option<usize>,
+    /// Server-sum mode: the sum of the server's values over the intersection.
+    pub intersection_sum: Option<u128>,
     /// Shares mode: the server's shares, in the client's order.
     pub shares: Option<Vec<u64>>,
 }
@@ -301,6 +367,7 @@ impl core::fmt::Debug for ServerOutput {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ServerOutput")
             .field("intersection_size", &self.intersection_size)
+            .field("intersection_sum", &self.intersection_sum)
             .field(
                 "shares",
                 &self
@@ -331,7 +398,9 @@ pub fn session_dst(mode: Mode, session_id: &[u8; 16], label: &[u8]) -> Vec<u8> {
 pub fn output_for(mode: Mode, input: &[u8], element: &[u8; 32]) -> [u8; 64] {
     match mode {
         Mode::Intersection | Mode::Shares => oprf::finalize_element(input, element),
-        Mode::Cardinality | Mode::Sum => oprf::finalize_element(b"shroud-psi-unordered", element),
+        Mode::Cardinality | Mode::Sum | Mode::ServerSum => {
+            oprf::finalize_element(b"shroud-psi-unordered", element)
+        }
     }
 }
 
@@ -451,6 +520,23 @@ pub fn run_server<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
             let r = s.finish(req);
             or_abort(t, r)
         }
+        ServerNext::AwaitServerSum(s) => {
+            let max = s.max_request_bytes();
+            let Message::SumRequest(req) = recv(t, "SumRequest", max, &msgs::Limits::NO_LISTS)?
+            else {
+                unreachable!("recv checks the kind")
+            };
+            if !s.reveals() {
+                // Nothing goes back, not even an abort: whether the sum passed the range
+                // check would be a bit about a plaintext a cheating client chose.
+                return s.finish(req).map(|(_, out)| out);
+            }
+            let (reply, out) = or_abort(t, s.finish(req))?;
+            if let Some(reply) = reply {
+                t.send(&Message::SumReply(reply).encode())?;
+            }
+            Ok(out)
+        }
     }
 }
 
@@ -489,6 +575,19 @@ pub fn run_client<T: Transport + ?Sized, R: CryptoRng + ?Sized>(
         ClientStep::SendShares(req, out) => {
             t.send(&Message::SharesRequest(req).encode())?;
             Ok(out)
+        }
+        ClientStep::SendSumToServer(req, out) => {
+            t.send(&Message::SumRequest(req).encode())?;
+            Ok(out)
+        }
+        ClientStep::SendSumAwaitRelease(req, state) => {
+            t.send(&Message::SumRequest(req).encode())?;
+            let Message::SumReply(reply) =
+                recv(t, "SumReply", SMALL_FRAME, &msgs::Limits::NO_LISTS)?
+            else {
+                unreachable!("recv checks the kind")
+            };
+            state.finish(reply)
         }
     }
 }

@@ -224,6 +224,7 @@ fn psi_client_against(then: fn(&mut TcpStream), name: &str) -> (String, u64, Dur
         server_count: 2,
         threshold: 0,
         format: SetFormat::Raw,
+        reveal_sum: false,
         paillier_n: None,
         paillier_proof: None,
     })

@@ -8,7 +8,9 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use shroud::net::MemoryTransport;
 use shroud::net::{NetError, TcpTransport, Transport};
+use shroud::paillier::Plaintext;
 use shroud::paillier::SecretKey;
 use shroud::psi::msgs::{
     ClientRequest, EncodedSet, ServerHello, ServerResponse, SharesRequest, SumReply, SumRequest,
@@ -32,7 +34,7 @@ fn ids(prefix: &str, n: usize) -> Vec<Vec<u8>> {
 fn server(mode: Mode, format: SetFormat) -> Server {
     let mut cfg = ServerConfig::new(mode);
     cfg.format = format;
-    let (values, key) = if matches!(mode, Mode::Sum | Mode::Shares) {
+    let (values, key) = if matches!(mode, Mode::Sum | Mode::Shares | Mode::ServerSum) {
         (Some(vec![7; 20]), Some(owned_key()))
     } else {
         (None, None)
@@ -458,4 +460,265 @@ fn server_input_errors_are_clear() {
     cfg.threshold = 3;
     let e = Server::new(cfg, ids("e", 3), None, None, &mut rng).unwrap_err();
     assert!(e.to_string().contains("threshold"), "{e}");
+}
+
+#[test]
+fn server_sum_hellos_and_configs_are_checked() {
+    let mut rng = shroud::rng::seeded(10);
+    // The reveal flag is a boolean byte.
+    let (hello, _) = server(Mode::ServerSum, SetFormat::Raw).start(&mut rng);
+    let mut frame = Message::ServerHello(hello.clone()).encode();
+    // kind, version, mode, session id, public key, label, counts, format, then the flag.
+    let at = 1 + 2 + 1 + 16 + 32 + 4 + hello.label.len() + 8 + 8 + 1;
+    assert_eq!(frame[at], 0);
+    frame[at] = 2;
+    let e = Message::decode(&frame).unwrap_err();
+    assert!(e.to_string().contains("bad reveal flag 2"), "{e}");
+    // Server-sum needs the server's key, proven sound.
+    let e = client(Mode::ServerSum)
+        .start(
+            ServerHello {
+                paillier_n: None,
+                ..hello.clone()
+            },
+            &mut rng,
+        )
+        .err()
+        .unwrap();
+    assert!(matches!(e, PsiError::Malformed(_)), "{e}");
+    let e = client(Mode::ServerSum)
+        .start(
+            ServerHello {
+                paillier_proof: Some(vec![1; 9]),
+                ..hello.clone()
+            },
+            &mut rng,
+        )
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("not proven sound"), "{e}");
+    // A reveal flag outside server-sum mode.
+    let (hello, _) = server(Mode::Sum, SetFormat::Raw).start(&mut rng);
+    let e = client(Mode::Sum)
+        .start(
+            ServerHello {
+                reveal_sum: true,
+                ..hello
+            },
+            &mut rng,
+        )
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("reveals the sum in sum mode"), "{e}");
+    // The server's own settings.
+    let mut cfg = ServerConfig::new(Mode::Sum);
+    cfg.reveal_sum = true;
+    let e = Server::new(
+        cfg,
+        ids("e", 3),
+        Some(vec![1; 3]),
+        Some(owned_key()),
+        &mut rng,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("server-sum mode only"), "{e}");
+    let e = Server::new(
+        ServerConfig::new(Mode::ServerSum),
+        ids("e", 3),
+        None,
+        None,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("needs a value per element"), "{e}");
+}
+
+/// Server-sum's last round: each lie the client can tell gets its own error, and none of
+/// them reaches the client (no reveal) or only as an abort (reveal).
+#[test]
+fn server_sum_final_round_rejects_lies() {
+    let pk = owned_key().public_key().clone();
+    let enc = |m: u64| {
+        pk.encrypt(&Plaintext::from_u64(&pk, m), &mut shroud::rng::seeded(m))
+            .unwrap()
+            .to_bytes_be()
+    };
+    let await_sum = || {
+        let (_, _, next) = to_response(Mode::ServerSum, SetFormat::Raw);
+        let ServerNext::AwaitServerSum(s) = next else {
+            panic!("server-sum")
+        };
+        assert!(!s.reveals());
+        s
+    };
+    // More matches than possible (10 client elements).
+    let e = await_sum()
+        .finish(SumRequest {
+            count: 11,
+            ciphertext: enc(77),
+        })
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("at most 10"), "{e}");
+    // Not a ciphertext of the key.
+    for bad in [
+        vec![0u8; 4],
+        vec![0u8; pk.ciphertext_bytes()],
+        vec![0xff; 300],
+    ] {
+        let e = await_sum()
+            .finish(SumRequest {
+                count: 3,
+                ciphertext: bad,
+            })
+            .err()
+            .unwrap();
+        assert!(matches!(e, PsiError::Paillier(_)), "{e}");
+    }
+    // Every server value is 7: three matches add up to 21 and nothing else.
+    for wrong in [20, 22, 0, u64::MAX] {
+        let e = await_sum()
+            .finish(SumRequest {
+                count: 3,
+                ciphertext: enc(wrong),
+            })
+            .err()
+            .unwrap();
+        assert!(matches!(e, PsiError::PeerMisbehaved(_)), "{wrong}: {e}");
+    }
+    let (reply, out) = await_sum()
+        .finish(SumRequest {
+            count: 3,
+            ciphertext: enc(21),
+        })
+        .unwrap();
+    assert!(reply.is_none());
+    assert_eq!(
+        (out.intersection_size, out.intersection_sum),
+        (Some(3), Some(21))
+    );
+    // Below the threshold.
+    let mut cfg = ServerConfig::new(Mode::ServerSum);
+    cfg.threshold = 5;
+    let mut rng = shroud::rng::seeded(11);
+    let s = Server::new(
+        cfg,
+        ids("e", 20),
+        Some(vec![7; 20]),
+        Some(owned_key()),
+        &mut rng,
+    )
+    .unwrap();
+    let (hello, s) = s.start(&mut rng);
+    let (req, _) = client(Mode::ServerSum).start(hello, &mut rng).unwrap();
+    let (_, next) = s.respond(req, &mut rng).unwrap();
+    let ServerNext::AwaitServerSum(s) = next else {
+        panic!()
+    };
+    let e = s
+        .finish(SumRequest {
+            count: 4,
+            ciphertext: enc(28),
+        })
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            e,
+            PsiError::ThresholdNotMet {
+                matches: 4,
+                threshold: 5
+            }
+        ),
+        "{e}"
+    );
+    // The client, when the server reveals: a reply of the wrong width, or a sum larger than
+    // its count of 64-bit values can make.
+    let mut cfg = ServerConfig::new(Mode::ServerSum);
+    cfg.reveal_sum = true;
+    for (bytes, what) in [
+        (vec![0u8; 15], "width"),
+        (
+            (u128::from(u64::MAX) * 10 + 1).to_be_bytes().to_vec(),
+            "size",
+        ),
+    ] {
+        let mut rng = shroud::rng::seeded(12);
+        let s = Server::new(
+            cfg.clone(),
+            ids("e", 20),
+            Some(vec![7; 20]),
+            Some(owned_key()),
+            &mut rng,
+        )
+        .unwrap();
+        let (hello, s) = s.start(&mut rng);
+        let (req, c) = client(Mode::ServerSum).start(hello, &mut rng).unwrap();
+        let (resp, _) = s.respond(req, &mut rng).unwrap();
+        let ClientStep::SendSumAwaitRelease(_, wait) = c.finish(resp, &mut rng).unwrap() else {
+            panic!("reveal")
+        };
+        let e = wait.finish(SumReply { masked_sum: bytes }).unwrap_err();
+        assert!(matches!(e, PsiError::Malformed(_)), "{what}: {e}");
+    }
+}
+
+/// Over a transport: a server-sum server that does not reveal sends no abort after a bad
+/// sum (the range check's outcome stays with it); one that reveals aborts with the reason.
+#[test]
+fn a_server_sum_server_answers_a_bad_sum_only_when_it_reveals() {
+    for reveal in [false, true] {
+        let mut cfg = ServerConfig::new(Mode::ServerSum);
+        cfg.reveal_sum = reveal;
+        let mut rng = shroud::rng::seeded(13);
+        let server = Server::new(
+            cfg,
+            ids("e", 20),
+            Some(vec![7; 20]),
+            Some(owned_key()),
+            &mut rng,
+        )
+        .unwrap();
+        let (mut a, mut b) = MemoryTransport::pair();
+        let h = std::thread::spawn(move || {
+            psi::run_server(&mut a, server, &mut shroud::rng::seeded(14))
+        });
+        let Message::ServerHello(hello) = Message::decode(&b.recv().unwrap()).unwrap() else {
+            panic!()
+        };
+        let (req, c) = client(Mode::ServerSum).start(hello, &mut rng).unwrap();
+        b.send(&Message::ClientRequest(req).encode()).unwrap();
+        let Message::ServerResponse(resp) = Message::decode(&b.recv().unwrap()).unwrap() else {
+            panic!()
+        };
+        let req = match c.finish(resp, &mut rng).unwrap() {
+            ClientStep::SendSumToServer(req, _) | ClientStep::SendSumAwaitRelease(req, _) => req,
+            _ => panic!("server-sum"),
+        };
+        // An honest request with one more unit in it.
+        let pk = owned_key().public_key().clone();
+        let one = pk.encrypt(&Plaintext::from_u64(&pk, 1), &mut rng).unwrap();
+        let c = pk.ciphertext_from_bytes_be(&req.ciphertext).unwrap();
+        let bad = SumRequest {
+            count: req.count,
+            ciphertext: pk.add(&c, &one).unwrap().to_bytes_be(),
+        };
+        b.send(&Message::SumRequest(bad).encode()).unwrap();
+        let after = b.recv();
+        let server = h.join().unwrap();
+        assert!(
+            matches!(server, Err(PsiError::PeerMisbehaved(_))),
+            "{server:?}"
+        );
+        match (reveal, after) {
+            (false, Err(NetError::Closed)) => {}
+            (true, Ok(frame)) => {
+                assert!(matches!(
+                    Message::decode(&frame).unwrap(),
+                    Message::Abort(_)
+                ))
+            }
+            (r, other) => panic!("reveal {r}: {other:?}"),
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod common;
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 use num_bigint::{BigInt, BigUint};
+use shroud::net::{MemoryTransport, NetError, Transport};
 use shroud::paillier::{Ciphertext, ModulusProof, Plaintext, PublicKey, SecretKey};
 use shroud::psi::msgs::{
     ClientRequest, EncodedSet, PROTOCOL_VERSION, ServerHello, ServerResponse, SumReply, SumRequest,
@@ -13,8 +14,8 @@ use shroud::psi::msgs::{
 use shroud::psi::oprf::{Blind, OprfKey, decode_element};
 use shroud::psi::server::{MODULUS_CONTEXT, raw_tag_bytes, sum_bits};
 use shroud::psi::{
-    self, Client, ClientConfig, ClientStep, Mode, PsiError, Server, ServerAwaitSum, ServerConfig,
-    ServerNext, SetFormat, output_for, pad, session_dst,
+    self, Client, ClientConfig, ClientStep, Message, Mode, PsiError, Server, ServerAwaitSum,
+    ServerConfig, ServerNext, SetFormat, output_for, pad, session_dst,
 };
 
 fn key() -> SecretKey {
@@ -68,6 +69,7 @@ fn cheating_server_with(
         server_count: elements.len() as u64,
         threshold: 0,
         format: SetFormat::Raw,
+        reveal_sum: false,
         paillier_n: Some(pk.n().to_bytes_be()),
         paillier_proof: Some(ModulusProof::prove(sk, MODULUS_CONTEXT).to_bytes(pk)),
     };
@@ -406,6 +408,7 @@ fn a_server_with_a_crafted_modulus_is_refused() {
                 server_count: 4,
                 threshold: 0,
                 format: SetFormat::Raw,
+                reveal_sum: false,
                 paillier_n: Some(n.to_bytes_be()),
                 paillier_proof: Some(proof),
             };
@@ -452,5 +455,321 @@ fn a_spoiled_value_does_not_tell_the_server_whether_it_matched() {
                 (_, Err(e)) => panic!("{mode} {what}: the client stopped: {e}"),
             }
         }
+    }
+}
+
+// ---- Server-sum mode: Private Join and Compute's roles ----
+
+/// What a cheating server-sum client gets back after its request, and how the server ended.
+struct Outcome {
+    /// The frame the server sent after the client's sum request, if any.
+    reply: Option<Message>,
+    server: Result<psi::ServerOutput, PsiError>,
+}
+
+/// A cheating client in server-sum mode, over a transport against `run_server` (the code a
+/// real server runs): it blinds each of its elements apart (undoing the shuffle), unpads the
+/// ciphertexts of its matches (it holds `s0`, `s1`, `s2`), then sends whatever `craft` makes
+/// of them, claiming `count` matches. Returns every frame it received after that.
+fn server_sum_attack(
+    values: &[u64],
+    reveal: bool,
+    count: u64,
+    craft: impl Fn(&[Ciphertext], &PublicKey) -> Ciphertext,
+    seed: u64,
+) -> Outcome {
+    let mut rng = shroud::rng::seeded(seed);
+    let server_elements = ids("s", values.len());
+    let mut cfg = ServerConfig::new(Mode::ServerSum);
+    cfg.format = SetFormat::Raw;
+    cfg.reveal_sum = reveal;
+    let server = Server::new(
+        cfg,
+        server_elements.clone(),
+        Some(values.to_vec()),
+        Some(key()),
+        &mut rng,
+    )
+    .unwrap();
+    let (mut a, mut t) = MemoryTransport::pair();
+    let h = std::thread::spawn(move || {
+        psi::run_server(&mut a, server, &mut shroud::rng::seeded(seed + 1))
+    });
+    let Message::ServerHello(hello) = Message::decode(&t.recv().unwrap()).unwrap() else {
+        panic!("hello")
+    };
+    assert_eq!(hello.reveal_sum, reveal);
+    let pk = PublicKey::from_modulus(&BigUint::from_bytes_be(hello.paillier_n.as_ref().unwrap()))
+        .unwrap();
+    let dst = session_dst(Mode::ServerSum, &hello.session_id, LABEL);
+    let mine = &server_elements[..3];
+    let blind = |i: usize| Blind::from_bytes([i as u8 + 1; 32].map(|b| b & 0x0f)).unwrap();
+    let blinded: Vec<[u8; 32]> = mine
+        .iter()
+        .enumerate()
+        .map(|(i, x)| blind(i).blind(x, &dst).unwrap().compress().to_bytes())
+        .collect();
+    t.send(&Message::ClientRequest(ClientRequest { blinded }).encode())
+        .unwrap();
+    let Message::ServerResponse(resp) = Message::decode(&t.recv().unwrap()).unwrap() else {
+        panic!("response")
+    };
+    let EncodedSet::Raw { tag_bytes, tags } = &resp.set else {
+        panic!("raw format")
+    };
+    let tb = *tag_bytes as usize;
+    let mut matched = Vec::new();
+    for i in 0..mine.len() {
+        let (pos, out) = resp
+            .evaluated
+            .iter()
+            .enumerate()
+            .find_map(|(k, e)| {
+                let out = blind(i).finalize(b"shroud-psi-unordered", &decode_element(e, k).ok()?);
+                tags.chunks_exact(tb)
+                    .position(|t| t == &out[..tb])
+                    .map(|pos| (pos, out))
+            })
+            .expect("every element of the client is on the server");
+        let mut c = resp.values[pos].clone();
+        pad(&out, &mut c);
+        matched.push(pk.ciphertext_from_bytes_be(&c).unwrap());
+    }
+    let request = SumRequest {
+        count,
+        ciphertext: craft(&matched, &pk).to_bytes_be(),
+    };
+    t.send(&Message::SumRequest(request).encode()).unwrap();
+    let reply = match t.recv() {
+        Ok(frame) => Some(Message::decode(&frame).unwrap()),
+        Err(NetError::Closed) => None,
+        Err(e) => panic!("{e}"),
+    };
+    // Nothing else follows.
+    assert!(matches!(t.recv(), Err(NetError::Closed)));
+    Outcome {
+        reply,
+        server: h.join().unwrap(),
+    }
+}
+
+/// sum_j 2^(70 j) E(v_j): the audit's packing attack.
+fn packed(cts: &[Ciphertext], pk: &PublicKey) -> Ciphertext {
+    let mut acc = cts[0].clone();
+    for (j, c) in cts.iter().enumerate().skip(1) {
+        let k = BigInt::from(1u8) << (70 * j);
+        acc = pk
+            .add(&acc, &pk.mul_scalar_vartime(c, &k).unwrap())
+            .unwrap();
+    }
+    acc
+}
+
+/// The remaining point, closed: in server-sum mode the server decrypts what the
+/// client sends and tells it nothing, so the packing attack, a single value, a balanced
+/// combination or a foreign ciphertext all teach a cheating client nothing. Not one byte
+/// comes back, whether the server's range check passed or not.
+#[test]
+fn a_cheating_client_learns_nothing_from_a_server_sum_session() {
+    let values = [1111u64, 2222, 3333, 4444];
+    // 1. The packing attack: the server sees a sum out of range and keeps it to itself.
+    let o = server_sum_attack(&values, false, 3, packed, 10);
+    assert!(o.reply.is_none(), "the client got {:?}", o.reply);
+    assert!(
+        matches!(o.server, Err(PsiError::PeerMisbehaved(_))),
+        "{:?}",
+        o.server
+    );
+    // 2. One value, claimed as one match (the attack that still works in sum mode): in
+    // range, so the server accepts it; the client still receives nothing.
+    let o = server_sum_attack(&values, false, 1, |c, _| c[1].clone(), 11);
+    assert!(o.reply.is_none());
+    assert_eq!(o.server.unwrap().intersection_sum, Some(2222));
+    // 3. A combination with coefficients summing to the count (3 v_0).
+    let o = server_sum_attack(&values, false, 3, |c, pk| pk.mul_i64(&c[0], 3).unwrap(), 12);
+    assert!(o.reply.is_none());
+    // 4. A ciphertext from elsewhere under the key.
+    let o = server_sum_attack(
+        &values,
+        false,
+        1,
+        |_, pk| {
+            pk.encrypt(
+                &Plaintext::from_u64(pk, 0xdead_beef),
+                &mut shroud::rng::seeded(1),
+            )
+            .unwrap()
+        },
+        13,
+    );
+    assert!(o.reply.is_none());
+    assert!(matches!(o.server, Err(PsiError::PeerMisbehaved(_))));
+    // 5. Honest roles: the server learns the sum, the client the count only.
+    let mut rng = shroud::rng::seeded(14);
+    let server = Server::new(
+        ServerConfig::new(Mode::ServerSum),
+        ids("s", 4),
+        Some(values.to_vec()),
+        Some(key()),
+        &mut rng,
+    )
+    .unwrap();
+    let (mut a, mut b) = MemoryTransport::pair();
+    let h =
+        std::thread::spawn(move || psi::run_server(&mut a, server, &mut shroud::rng::seeded(15)));
+    let mut cfg = ClientConfig::new(Mode::ServerSum);
+    cfg.min_paillier_bits = 1024;
+    let client = Client::new(cfg, ids("s", 3)).unwrap();
+    let out = psi::run_client(&mut b, client, &mut rng).unwrap();
+    let sout = h.join().unwrap().unwrap();
+    assert_eq!((out.intersection_size, out.intersection_sum), (3, None));
+    assert_eq!(sout.intersection_sum, Some(1111 + 2222 + 3333));
+    assert_eq!(sout.intersection_size, Some(3));
+}
+
+/// With --reveal-sum the server sends back what it decrypted when it lies in
+/// [c min v, c max v]. The packing attack and a foreign ciphertext are refused (the client
+/// learns that one bit); what remains is the residual leakage the documentation states: one
+/// combination of the values of its matched elements that lands in range, e.g. c v_0 (so
+/// v_0), the same as in sum mode.
+#[test]
+fn with_reveal_a_cheating_client_learns_at_most_one_combination_in_range() {
+    let values = [1111u64, 2222, 3333, 4444];
+    let o = server_sum_attack(&values, true, 3, packed, 20);
+    assert!(
+        matches!(&o.reply, Some(Message::Abort(t)) if t.contains("not what 3")),
+        "{:?}",
+        o.reply
+    );
+    assert!(o.server.is_err());
+    let o = server_sum_attack(
+        &values,
+        true,
+        1,
+        |_, pk| {
+            pk.encrypt(
+                &Plaintext::from_u64(pk, 99_999),
+                &mut shroud::rng::seeded(1),
+            )
+            .unwrap()
+        },
+        21,
+    );
+    assert!(matches!(o.reply, Some(Message::Abort(_))));
+    // The residual: 3 v_0 is within [3 * 1111, 3 * 4444], so it is revealed.
+    let o = server_sum_attack(&values, true, 3, |c, pk| pk.mul_i64(&c[0], 3).unwrap(), 22);
+    let Some(Message::SumReply(r)) = o.reply else {
+        panic!("{:?}", o.reply)
+    };
+    assert_eq!(low(&r), 3 * 1111, "the documented residual leakage");
+    // An honest client with reveal gets the sum, as does the server.
+    let o = server_sum_attack(
+        &values,
+        true,
+        3,
+        |c, pk| pk.add(&pk.add(&c[0], &c[1]).unwrap(), &c[2]).unwrap(),
+        23,
+    );
+    let Some(Message::SumReply(r)) = o.reply else {
+        panic!("{:?}", o.reply)
+    };
+    assert_eq!(low(&r), 6666);
+    assert_eq!(o.server.unwrap().intersection_sum, Some(6666));
+}
+
+/// The key holder cheats: values 2^(140 + j) + w_j. It decrypts the client's sum and must
+/// learn no more than the sum of the w_j of the matches (what the mode gives it for values
+/// w_j): the crafted high bits never show which element matched, whichever it was.
+#[test]
+fn a_cheating_key_holder_learns_only_the_low_bits_of_the_sum() {
+    let sk = key();
+    let server_elements = ids("p", 24);
+    let w: Vec<u64> = (0..24).map(|j| 1000 + j).collect();
+    let crafted: Vec<BigUint> = (0..24)
+        .map(|j| (BigUint::from(1u8) << (140 + j)) + w[j])
+        .collect();
+    for k in [0usize, 5, 23] {
+        let mut mine = ids("q", 2);
+        mine.push(format!("p{k}").into_bytes());
+        mine.push(b"p7".to_vec());
+        let mut cfg = ClientConfig::new(Mode::ServerSum);
+        cfg.min_paillier_bits = 1024;
+        let client = Client::new(cfg, mine).unwrap();
+        let step = cheating_server(
+            Mode::ServerSum,
+            &server_elements,
+            &crafted,
+            client,
+            &sk,
+            30 + k as u64,
+        );
+        let ClientStep::SendSumToServer(req, out) = step else {
+            panic!("server-sum without reveal ends with the client's request")
+        };
+        assert_eq!((req.count, out.intersection_size), (2, 2));
+        let view = sk
+            .decrypt(
+                &sk.public_key()
+                    .ciphertext_from_bytes_be(&req.ciphertext)
+                    .unwrap(),
+            )
+            .unwrap()
+            .to_biguint_vartime();
+        let bits = sum_bits(req.count);
+        let low_bits = &view & ((BigUint::from(1u8) << bits) - 1u8);
+        assert_eq!(
+            low_bits,
+            BigUint::from(w[k] + w[7]),
+            "the low L bits are the sum of the honest parts"
+        );
+        let window = (&view >> 140u32) & BigUint::from(0xFF_FFFFu32);
+        assert_ne!(
+            window,
+            BigUint::from((1u32 << k) | (1 << 7)),
+            "the server read the matches"
+        );
+        assert!(view.bits() > 900, "a full-size residue above the sum");
+    }
+}
+
+/// Selective failure against server-sum: a spoiled ciphertext counts as 0 whether or not
+/// the client holds its element, exactly as if the server's value were 0: the client does
+/// not stop, and the server's decryption is the honest sum for that value.
+#[test]
+fn a_spoiled_value_counts_as_zero_in_server_sum_mode() {
+    let sk = key();
+    let server_elements = ids("p", 8);
+    let values: Vec<BigUint> = (0..8u32).map(|j| BigUint::from(100 + j)).collect();
+    for (mine, want) in [
+        (vec![b"p2".to_vec(), b"p5".to_vec()], 105u32),
+        (vec![b"p3".to_vec(), b"p5".to_vec()], 103 + 105),
+    ] {
+        let mut cfg = ClientConfig::new(Mode::ServerSum);
+        cfg.min_paillier_bits = 1024;
+        let client = Client::new(cfg, mine).unwrap();
+        let step = cheating_server_with(
+            Mode::ServerSum,
+            &server_elements,
+            &values,
+            Some(2),
+            client,
+            &sk,
+            40,
+        )
+        .unwrap();
+        let ClientStep::SendSumToServer(req, _) = step else {
+            panic!("server-sum step")
+        };
+        assert_eq!(req.count, 2);
+        let view = sk
+            .decrypt(
+                &sk.public_key()
+                    .ciphertext_from_bytes_be(&req.ciphertext)
+                    .unwrap(),
+            )
+            .unwrap()
+            .to_biguint_vartime();
+        let low_bits = &view & ((BigUint::from(1u8) << sum_bits(2)) - 1u8);
+        assert_eq!(low_bits, BigUint::from(want));
     }
 }

@@ -56,6 +56,11 @@ fn psi_message() {
 }
 
 #[test]
+fn psi_server_sum() {
+    replay("psi_server_sum", fuzz_common::psi_server_sum);
+}
+
+#[test]
 fn psi_gcs() {
     replay("psi_gcs", fuzz_common::psi_gcs);
 }

@@ -26,6 +26,11 @@ fn ids(prefix: &str, range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
     range.map(|i| format!("{prefix}{i}").into_bytes()).collect()
 }
 
+type Outputs = (
+    Result<ClientOutput, psi::PsiError>,
+    Result<ServerOutput, psi::PsiError>,
+);
+
 /// Runs both roles over the in-memory transport.
 fn run(
     mode: Mode,
@@ -35,14 +40,29 @@ fn run(
     client_set: Vec<Vec<u8>>,
     threshold: u64,
     seed: u64,
-) -> (
-    Result<ClientOutput, psi::PsiError>,
-    Result<ServerOutput, psi::PsiError>,
-) {
+) -> Outputs {
+    run_revealing(
+        mode, format, server_set, values, client_set, threshold, false, seed,
+    )
+}
+
+/// As [`run`], with the server-sum server revealing the sum or not.
+#[allow(clippy::too_many_arguments)]
+fn run_revealing(
+    mode: Mode,
+    format: SetFormat,
+    server_set: Vec<Vec<u8>>,
+    values: Option<Vec<u64>>,
+    client_set: Vec<Vec<u8>>,
+    threshold: u64,
+    reveal: bool,
+    seed: u64,
+) -> Outputs {
     let mut config = ServerConfig::new(mode);
     config.format = format;
     config.threshold = threshold;
-    let needs = matches!(mode, Mode::Sum | Mode::Shares);
+    config.reveal_sum = reveal;
+    let needs = matches!(mode, Mode::Sum | Mode::Shares | Mode::ServerSum);
     let key = needs.then(owned_key);
     let mut rng = shroud::rng::seeded(seed);
     let server = Server::new(config, server_set, values, key, &mut rng).unwrap();
@@ -89,14 +109,26 @@ fn edge_cases_every_mode_and_format() {
         let value_of = |x: &Vec<u8>| values[server.iter().position(|y| y == x).unwrap()];
         let want_sum: u128 = want.iter().map(|x| value_of(x) as u128).sum();
         for format in [SetFormat::Raw, SetFormat::Compressed] {
-            for mode in [
-                Mode::Intersection,
-                Mode::Cardinality,
-                Mode::Sum,
-                Mode::Shares,
+            for (mode, reveal) in [
+                (Mode::Intersection, false),
+                (Mode::Cardinality, false),
+                (Mode::Sum, false),
+                (Mode::Shares, false),
+                (Mode::ServerSum, false),
+                (Mode::ServerSum, true),
             ] {
-                let v = matches!(mode, Mode::Sum | Mode::Shares).then(|| values.clone());
-                let (c, s) = run(mode, format, server.clone(), v, client.clone(), 0, 9);
+                let v = matches!(mode, Mode::Sum | Mode::Shares | Mode::ServerSum)
+                    .then(|| values.clone());
+                let (c, s) = run_revealing(
+                    mode,
+                    format,
+                    server.clone(),
+                    v,
+                    client.clone(),
+                    0,
+                    reveal,
+                    9,
+                );
                 let c = c.unwrap_or_else(|e| panic!("{name} {mode} {format:?}: {e}"));
                 let s = s.unwrap();
                 assert_eq!(c.intersection_size, want.len(), "{name} {mode} {format:?}");
@@ -109,6 +141,14 @@ fn edge_cases_every_mode_and_format() {
                         assert_eq!(c.intersection_sum, Some(want_sum), "{name}");
                         assert!(c.intersection.is_none());
                         assert_eq!(s.intersection_size, Some(want.len()));
+                    }
+                    Mode::ServerSum => {
+                        // The server learns the sum; the client only if it is revealed.
+                        assert_eq!(s.intersection_sum, Some(want_sum), "{name}");
+                        assert_eq!(s.intersection_size, Some(want.len()));
+                        let client_sum = reveal.then_some(want_sum);
+                        assert_eq!(c.intersection_sum, client_sum, "{name} {reveal}");
+                        assert!(c.intersection.is_none() && c.shares.is_none());
                     }
                     Mode::Shares => {
                         assert_eq!(c.intersection.as_ref().unwrap(), &want);
@@ -311,8 +351,13 @@ proptest! {
         prop_assert_eq!(out.unwrap().intersection.unwrap(), want.clone());
         let values: Vec<u64> = (0..s.len() as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
         let want_sum: u128 = want.iter().map(|x| values[s.iter().position(|y| y == x).unwrap()] as u128).sum();
-        let (out, _) = run(Mode::Sum, format, s, Some(values), c, 0, seed);
+        let (out, _) = run(Mode::Sum, format, s.clone(), Some(values.clone()), c.clone(), 0, seed);
         prop_assert_eq!(out.unwrap().intersection_sum, Some(want_sum));
+        let (out, sout) = run_revealing(Mode::ServerSum, format, s, Some(values), c, 0, seed % 2 == 0, seed);
+        let (out, sout) = (out.unwrap(), sout.unwrap());
+        prop_assert_eq!(sout.intersection_sum, Some(want_sum));
+        prop_assert_eq!(out.intersection_size, want.len());
+        prop_assert_eq!(out.intersection_sum, (seed % 2 == 0).then_some(want_sum));
     }
 }
 
@@ -367,6 +412,22 @@ fn separate_processes_over_loopback() {
             vec!["--values-column", "visits", "--key-bits", "2048"],
             serde_json::json!({"intersection_size": 2, "intersection_sum": 7}),
         ),
+        (
+            "server-sum",
+            vec!["--values-column", "visits", "--key-bits", "2048"],
+            serde_json::json!({"intersection_size": 2}),
+        ),
+        (
+            "server-sum",
+            vec![
+                "--values-column",
+                "visits",
+                "--key-bits",
+                "2048",
+                "--reveal-sum",
+            ],
+            serde_json::json!({"intersection_size": 2, "intersection_sum": 7}),
+        ),
     ] {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -374,7 +435,7 @@ fn separate_processes_over_loopback() {
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let mut server = std::process::Command::new(exe)
+        let server = std::process::Command::new(exe)
             .args([
                 "psi",
                 "serve",
@@ -388,6 +449,7 @@ fn separate_processes_over_loopback() {
                 "--lowercase",
                 "--timeout",
                 "60",
+                "--json",
             ])
             .args(&extra)
             .args(channel("server"))
@@ -414,16 +476,34 @@ fn separate_processes_over_loopback() {
             .args(channel("client"))
             .output()
             .unwrap();
-        let status = server.wait().unwrap();
+        let server = server.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "{mode}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(status.success(), "server failed in {mode}");
+        assert!(
+            server.status.success(),
+            "server failed in {mode}: {}",
+            String::from_utf8_lossy(&server.stderr)
+        );
         let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(got, want, "{mode}");
-        let _ = server.stdout.take();
+        let sgot: serde_json::Value = serde_json::from_slice(&server.stdout).unwrap();
+        match mode {
+            // The key holder learns the sum; in sum mode the server gets only the count.
+            "server-sum" => assert_eq!(sgot["intersection_sum"], 7, "{mode}"),
+            _ => assert!(sgot.get("intersection_sum").is_none(), "{mode}: {sgot}"),
+        }
+        if matches!(mode, "sum" | "server-sum") {
+            assert_eq!(sgot["intersection_size"], 2, "{mode}");
+        }
+        let stderr = String::from_utf8_lossy(&server.stderr);
+        assert_eq!(
+            stderr.contains("--mode server-sum keeps the sum"),
+            mode == "sum",
+            "{mode}: {stderr}"
+        );
     }
     std::fs::remove_dir_all(&dir).ok();
 }

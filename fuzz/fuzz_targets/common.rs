@@ -133,6 +133,12 @@ pub mod fuzz_common {
         }
     }
 
+    /// Server-sum's last round (PSI): the server's decoding, range check and reply, and the
+    /// client's reading of a revealed sum, on hostile bytes under the 1024-bit test key.
+    pub fn psi_server_sum(data: &[u8]) {
+        shroud::psi::fuzzing::server_sum_round(key(), data);
+    }
+
     /// Secure-aggregation messages of a 6-client session (complete graph, t = 4, 8 values
     /// of 20 bits): decoding hostile bytes never panics, and what decodes re-encodes
     /// identically.

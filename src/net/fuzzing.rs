@@ -28,7 +28,7 @@ pub fn handshake_responder(data: &[u8]) {
     let Ok(params) = NOISE_PARAMS.parse() else {
         return;
     };
-    let Ok(mut hs) = snow::Builder::new(params)
+    let Ok(mut hs) = snow::Builder::with_resolver(params, Box::new(super::wiping::WipingResolver))
         .local_private_key(id.secret_bytes())
         .and_then(|b| b.prologue(b"shroud channel v1\0\x04fuzz\x00"))
         .map(|b| b.fixed_ephemeral_key_for_testing_only(&[5; 32]))

@@ -34,6 +34,13 @@ pub struct SecureTransport {
     plain: Vec<u8>,
 }
 
+impl Drop for SecureTransport {
+    fn drop(&mut self) {
+        // The last records' plaintext (protocol messages: shares, masked values).
+        zeroize::Zeroize::zeroize(&mut self.plain);
+    }
+}
+
 impl core::fmt::Debug for SecureTransport {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
@@ -78,7 +85,7 @@ pub(crate) fn handshake(
 ) -> Result<SecureTransport, NetError> {
     let d = Deadline::after(timeout);
     let params = NOISE_PARAMS.parse().map_err(noise_err)?;
-    let builder = snow::Builder::new(params)
+    let builder = snow::Builder::with_resolver(params, Box::new(super::wiping::WipingResolver))
         .local_private_key(identity.secret_bytes())
         .and_then(|b| b.prologue(prologue))
         .map_err(noise_err)?;

@@ -16,6 +16,7 @@ use super::msgs::{
     SharesRequest, SumReply, SumRequest,
 };
 use super::oprf::{Blind, compress_halved_batch, decode_element, hash_to_group};
+use super::server_sum::{ClientAwaitRelease, client_sum};
 use super::{ClientConfig, ClientOutput, Mode, check_elements, output_for, pad, session_dst};
 use crate::paillier::{Ciphertext, ModulusProof, Plaintext, PublicKey};
 
@@ -61,6 +62,11 @@ pub enum ClientStep {
     SendSum(SumRequest, ClientAwaitSum),
     /// Shares mode: send this request; the output is final.
     SendShares(SharesRequest, ClientOutput),
+    /// Server-sum mode without reveal: send this encrypted sum; the output (the count) is
+    /// final.
+    SendSumToServer(SumRequest, ClientOutput),
+    /// Server-sum mode with reveal: send this encrypted sum and wait for the server's.
+    SendSumAwaitRelease(SumRequest, ClientAwaitRelease),
 }
 
 /// Sum mode, waiting for the decrypted masked sum.
@@ -124,8 +130,14 @@ impl Client {
                 self.config.label
             )));
         }
+        if hello.reveal_sum && hello.mode != Mode::ServerSum {
+            return Err(PsiError::Malformed(format!(
+                "a server that reveals the sum in {} mode",
+                hello.mode
+            )));
+        }
         let pk = match (self.config.mode, &hello.paillier_n) {
-            (Mode::Sum | Mode::Shares, Some(n)) => {
+            (Mode::Sum | Mode::Shares | Mode::ServerSum, Some(n)) => {
                 let pk = PublicKey::from_modulus(&BigUint::from_bytes_be(n))?;
                 if pk.bits() < self.config.min_paillier_bits
                     || pk.bits() > self.config.max_paillier_bits
@@ -149,7 +161,7 @@ impl Client {
                     })?;
                 Some(pk)
             }
-            (Mode::Sum | Mode::Shares, None) => {
+            (Mode::Sum | Mode::Shares | Mode::ServerSum, None) => {
                 return Err(PsiError::Malformed(format!(
                     "{} mode needs the server's Paillier key",
                     self.config.mode
@@ -190,7 +202,7 @@ impl Client {
                 let table = Box::new(RistrettoBasepointTable::create(&pk_s));
                 (blinded, Blinds::PerElement(blinds, table))
             }
-            Mode::Cardinality | Mode::Sum => {
+            Mode::Cardinality | Mode::Sum | Mode::ServerSum => {
                 let b = Blind::random(rng);
                 let half = b.scalar() * Scalar::from(2u8).invert();
                 let blinded = hashed
@@ -318,7 +330,7 @@ impl ClientAwaitResponse {
                 Lookup::Compressed(Gcs::decode(&data, n, p)?)
             }
         };
-        let needs_values = matches!(hello.mode, Mode::Sum | Mode::Shares);
+        let needs_values = matches!(hello.mode, Mode::Sum | Mode::Shares | Mode::ServerSum);
         if needs_values && response.values.len() as u64 != n {
             return Err(PsiError::Malformed(format!(
                 "{} encrypted values for {n} server elements",
@@ -418,6 +430,31 @@ impl ClientAwaitResponse {
                         count: matches.len(),
                     },
                 ))
+            }
+            Mode::ServerSum => {
+                let threshold = hello.threshold as usize;
+                if matches.len() < threshold {
+                    return Err(PsiError::ThresholdNotMet {
+                        matches: matches.len(),
+                        threshold,
+                    });
+                }
+                let pk = pk.ok_or_else(|| PsiError::Malformed("no Paillier key".into()))?;
+                let req = client_sum(&pk, &response.values, &outputs, &matches, rng)?;
+                let count = matches.len();
+                Ok(if hello.reveal_sum {
+                    ClientStep::SendSumAwaitRelease(req, ClientAwaitRelease { count })
+                } else {
+                    ClientStep::SendSumToServer(
+                        req,
+                        ClientOutput {
+                            intersection_size: count,
+                            intersection: None,
+                            intersection_sum: None,
+                            shares: None,
+                        },
+                    )
+                })
             }
             Mode::Shares => {
                 let pk = pk.ok_or_else(|| PsiError::Malformed("no Paillier key".into()))?;

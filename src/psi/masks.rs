@@ -1,7 +1,7 @@
 //! Masks and offsets of the sum and shares modes: arithmetic in Z_n on secret values,
 //! constant time (crypto-bigint's modular add, sub and multiply).
 
-use crypto_bigint::{BoxedUint, CtLt, RandomMod};
+use crypto_bigint::{BoxedUint, CtLt, NonZero, RandomMod};
 use rand_core::CryptoRng;
 
 use crate::paillier::{Plaintext, PublicKey};
@@ -34,6 +34,30 @@ pub(crate) fn uniform_below_top<R: CryptoRng + ?Sized>(
                 key: pk.inner.id,
             };
         }
+    }
+}
+
+/// 2^bits r for r uniform in [0, floor(n / 2^bits) - 1): the client's mask in server-sum
+/// mode. For any honest sum s < 2^bits, s + 2^bits r stays below n (no wrap), so its low
+/// `bits` bits are s; whatever s is (a cheating server's plaintexts), the bits above are
+/// uniform but for where the addition wraps mod n. `bits` is at most 128 and n has at least
+/// 1024 bits.
+pub(crate) fn multiple_of_pow2<R: CryptoRng + ?Sized>(
+    pk: &PublicKey,
+    bits: u32,
+    rng: &mut R,
+) -> Plaintext {
+    let n = pk.inner.n.as_ref();
+    let one = BoxedUint::one_with_precision(n.bits_precision());
+    let bound = n.shr(bits).wrapping_sub(&one);
+    // n >= 2^1023 (MIN_MODULUS_BITS) and bits <= 128, so the bound is at least 2^894.
+    let bound = NonZero::new(bound)
+        .into_option()
+        .unwrap_or_else(|| NonZero::new(one).expect("1 is not zero"));
+    let r = BoxedUint::random_mod_vartime(rng, &bound);
+    Plaintext {
+        value: r.shl(bits),
+        key: pk.inner.id,
     }
 }
 

@@ -7,14 +7,17 @@
 //!
 //! Flow: server -> client [`ServerHello`]; client -> server [`ClientRequest`]; server ->
 //! client [`ServerResponse`]; then, in sum mode, client -> server [`SumRequest`] and server
-//! -> client [`SumReply`]; in shares mode, client -> server [`SharesRequest`]. Either side
-//! may send [`Message::Abort`] instead of its next message.
+//! -> client [`SumReply`]; in shares mode, client -> server [`SharesRequest`]; in server-sum
+//! mode, client -> server [`SumRequest`], and server -> client [`SumReply`] only if the hello
+//! said the server reveals the sum. Either side may send [`Message::Abort`] instead of its
+//! next message, except the server after a server-sum request it does not answer (an abort
+//! there would tell the client something about what it decrypted).
 
 use super::Mode;
 use super::error::PsiError;
 
 /// Protocol version carried in the hello and in the hash-to-group domain tag.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Longest session label.
 pub const MAX_LABEL: usize = 64;
 /// Most elements a peer may announce in one message.
@@ -48,6 +51,9 @@ pub struct ServerHello {
     pub threshold: u64,
     /// Format of the server's set in the response.
     pub format: SetFormat,
+    /// Server-sum mode: whether the server sends the sum back ([`SumReply`]) after the
+    /// client's [`SumRequest`]; always false in other modes.
+    pub reveal_sum: bool,
     /// The server's Paillier modulus n, big-endian (sum and shares modes).
     pub paillier_n: Option<Vec<u8>>,
     /// With `paillier_n`: a [`crate::paillier::ModulusProof`] that gcd(n, phi(n)) = 1.
@@ -93,19 +99,23 @@ pub struct ServerResponse {
     pub values: Vec<Vec<u8>>,
 }
 
-/// Intersection-sum: the client's claimed intersection size and its masked sum.
+/// Intersection-sum (sum and server-sum modes): the client's claimed intersection size
+/// and its masked sum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SumRequest {
     /// Number of matches.
     pub count: u64,
-    /// E(sum + mask), rerandomized, big-endian.
+    /// Sum mode: E(sum + r), r uniform in [0, n - 2^L); server-sum mode: E(sum + 2^L r),
+    /// r uniform in [0, n / 2^L - 1). Rerandomized, big-endian.
     pub ciphertext: Vec<u8>,
 }
 
-/// Intersection-sum: the low bits of the masked sum, as the server decrypted it.
+/// Intersection-sum: the low L = 64 + ceil(log2(count + 1)) bits of what the server
+/// decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SumReply {
-    /// (sum + mask) mod 2^L, 16 bytes big-endian, where L = 64 + ceil(log2(count + 1)).
+    /// 16 bytes big-endian: in sum mode (sum + mask) mod 2^L, in server-sum mode the sum
+    /// itself (the client's mask is a multiple of 2^L).
     pub masked_sum: Vec<u8>,
 }
 
@@ -198,6 +208,7 @@ impl Message {
                     SetFormat::Raw => 0,
                     SetFormat::Compressed => 1,
                 });
+                w.push(u8::from(h.reveal_sum));
                 match (&h.paillier_n, &h.paillier_proof) {
                     (Some(n), Some(proof)) => {
                         w.push(1);
@@ -294,6 +305,11 @@ impl Message {
                     1 => SetFormat::Compressed,
                     f => return Err(PsiError::Malformed(format!("unknown set format {f}"))),
                 };
+                let reveal_sum = match r.u8("reveal flag")? {
+                    0 => false,
+                    1 => true,
+                    f => return Err(PsiError::Malformed(format!("bad reveal flag {f}"))),
+                };
                 let (paillier_n, paillier_proof) = match r.u8("key flag")? {
                     0 => (None, None),
                     1 => (
@@ -311,6 +327,7 @@ impl Message {
                     server_count,
                     threshold,
                     format,
+                    reveal_sum,
                     paillier_n,
                     paillier_proof,
                 })
@@ -530,6 +547,7 @@ mod tests {
                 server_count: 3,
                 threshold: 2,
                 format: SetFormat::Compressed,
+                reveal_sum: true,
                 paillier_n: Some(vec![1, 2, 3]),
                 paillier_proof: Some(vec![4, 5]),
             }),

@@ -5,6 +5,7 @@
 use curve25519_dalek::ristretto::RistrettoPoint;
 use rand_core::CryptoRng;
 use rayon::prelude::*;
+use zeroize::Zeroize;
 
 use super::error::PsiError;
 use super::gcs::{Gcs, ceil_log2};
@@ -13,6 +14,7 @@ use super::msgs::{
     SetFormat, SharesRequest, SumReply, SumRequest,
 };
 use super::oprf::{OprfKey, decode_element, hash_to_group};
+use super::server_sum::ServerAwaitServerSum;
 use super::{Mode, ServerConfig, ServerOutput, check_elements, output_for, pad, session_dst};
 use crate::paillier::{Ciphertext, ModulusProof, Plaintext, SecretKey};
 
@@ -31,6 +33,15 @@ pub struct Server {
     paillier: Option<SecretKey>,
     /// The proof that the Paillier modulus is sound, made once at setup.
     proof: Option<Vec<u8>>,
+    /// The smallest and largest value (server-sum mode's range check).
+    range: (u64, u64),
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.range.0.zeroize();
+        self.range.1.zeroize();
+    }
 }
 
 impl core::fmt::Debug for Server {
@@ -57,6 +68,8 @@ pub enum ServerNext {
     AwaitSum(ServerAwaitSum),
     /// Shares mode: waits for the client's masked values.
     AwaitShares(ServerAwaitShares),
+    /// Server-sum mode: waits for the client's encrypted sum.
+    AwaitServerSum(ServerAwaitServerSum),
 }
 
 /// Sum mode, final round.
@@ -140,7 +153,8 @@ impl Server {
     ) -> Result<Self, PsiError> {
         check_elements(&elements)?;
         config.check()?;
-        let needs_values = matches!(config.mode, Mode::Sum | Mode::Shares);
+        let needs_values = matches!(config.mode, Mode::Sum | Mode::Shares | Mode::ServerSum);
+        let mut range = (0, 0);
         let encrypted = match (needs_values, values, &paillier) {
             (true, Some(values), Some(sk)) => {
                 if values.len() != elements.len() {
@@ -150,6 +164,9 @@ impl Server {
                         elements.len()
                     )));
                 }
+                range = values
+                    .iter()
+                    .fold((u64::MAX, 0), |(lo, hi), &v| (lo.min(v), hi.max(v)));
                 let pk = sk.public_key();
                 let ms: Vec<Plaintext> =
                     values.iter().map(|&v| Plaintext::from_u64(pk, v)).collect();
@@ -164,7 +181,7 @@ impl Server {
             (false, None, None) => Vec::new(),
             (false, _, _) => {
                 return Err(PsiError::InvalidInput(format!(
-                    "values and a Paillier key are only used in sum and shares modes, not {}",
+                    "values and a Paillier key are only used in sum, shares and server-sum modes, not {}",
                     config.mode
                 )));
             }
@@ -178,6 +195,7 @@ impl Server {
             encrypted,
             paillier,
             proof,
+            range,
         })
     }
 
@@ -204,6 +222,7 @@ impl Server {
             server_count: self.elements.len() as u64,
             threshold: self.config.threshold,
             format: self.config.format,
+            reveal_sum: self.config.reveal_sum,
             paillier_n: self
                 .paillier
                 .as_ref()
@@ -240,7 +259,11 @@ impl ServerAwaitRequest {
         request: ClientRequest,
         rng: &mut R,
     ) -> Result<(ServerResponse, ServerNext), PsiError> {
-        let Self { server, key, dst } = self;
+        let Self {
+            mut server,
+            key,
+            dst,
+        } = self;
         let m = request.blinded.len() as u64;
         let most = server.config.max_client_elements.min(MAX_ELEMENTS);
         if m > most {
@@ -259,7 +282,7 @@ impl ServerAwaitRequest {
             .flat_map_iter(|c| key.blind_evaluate_batch_compressed(c))
             .collect();
         let mode = server.config.mode;
-        if matches!(mode, Mode::Cardinality | Mode::Sum) {
+        if matches!(mode, Mode::Cardinality | Mode::Sum | Mode::ServerSum) {
             shuffle(&mut evaluated, rng);
         }
         // The server's own OPRF outputs.
@@ -320,18 +343,23 @@ impl ServerAwaitRequest {
         // Sum and shares: each value travels as E(v + u) for a fresh secret offset u, so
         // whatever the client decrypts through this session is offset by u unless it
         // combined the session's own ciphertexts with coefficients summing to its count,
-        // and a ciphertext from anywhere else decrypts to noise.
+        // and a ciphertext from anywhere else decrypts to noise. Server-sum: as E(v), since
+        // the client gets nothing decrypted (or, with reveal, only a sum in range).
         let offset = server
             .paillier
             .as_ref()
+            .filter(|_| matches!(mode, Mode::Sum | Mode::Shares))
             .map(|sk| super::masks::uniform(sk.public_key(), rng));
-        let values: Vec<Vec<u8>> = match (&server.paillier, &offset) {
-            (Some(sk), Some(u)) if !server.encrypted.is_empty() => {
+        let values: Vec<Vec<u8>> = match &server.paillier {
+            Some(sk) if !server.encrypted.is_empty() => {
                 let pk = sk.public_key();
                 order
                     .par_iter()
                     .map(|&i| {
-                        let mut c = pk.add_plaintext(&server.encrypted[i], u)?.to_bytes_be();
+                        let mut c = match &offset {
+                            Some(u) => pk.add_plaintext(&server.encrypted[i], u)?.to_bytes_be(),
+                            None => server.encrypted[i].to_bytes_be(),
+                        };
                         pad(&outputs[i], &mut c);
                         Ok(c)
                     })
@@ -345,7 +373,12 @@ impl ServerAwaitRequest {
             values,
         };
         let max_count = n.min(m);
-        let next = match (mode, server.paillier, offset) {
+        let (threshold, reveal, range) = (
+            server.config.threshold,
+            server.config.reveal_sum,
+            server.range,
+        );
+        let next = match (mode, server.paillier.take(), offset) {
             (Mode::Sum, Some(sk), Some(offset)) => ServerNext::AwaitSum(ServerAwaitSum {
                 sk,
                 offset,
@@ -357,8 +390,16 @@ impl ServerAwaitRequest {
                 offset,
                 max_count,
             }),
+            (Mode::ServerSum, Some(sk), None) => ServerNext::AwaitServerSum(ServerAwaitServerSum {
+                sk,
+                threshold,
+                max_count,
+                reveal,
+                range,
+            }),
             _ => ServerNext::Done(ServerOutput {
                 intersection_size: None,
+                intersection_sum: None,
                 shares: None,
             }),
         };
@@ -404,6 +445,7 @@ impl ServerAwaitSum {
             },
             ServerOutput {
                 intersection_size: Some(request.count as usize),
+                intersection_sum: None,
                 shares: None,
             },
         ))
@@ -444,6 +486,7 @@ impl ServerAwaitShares {
             .collect::<Result<Vec<u64>, crate::Error>>()?;
         Ok(ServerOutput {
             intersection_size: Some(shares.len()),
+            intersection_sum: None,
             shares: Some(shares),
         })
     }

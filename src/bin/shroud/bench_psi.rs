@@ -87,7 +87,7 @@ fn bench(a: &PsiArgs) -> Result<(), Failure> {
     let values: Vec<u64> = (0..n as u64).map(|i| i % 1000).collect();
     let expected_sum: u128 = values[..shared].iter().map(|&v| v as u128).sum();
     let mut rng = shroud::rng::chacha_from_os();
-    let needs_key = matches!(mode, Mode::Sum | Mode::Shares);
+    let needs_key = matches!(mode, Mode::Sum | Mode::Shares | Mode::ServerSum);
     let mut keygen_s = 0.0;
     let sk = if needs_key {
         let t = Instant::now();
@@ -160,6 +160,15 @@ fn bench(a: &PsiArgs) -> Result<(), Failure> {
             let out = cstate.finish(reply)?;
             final_round = t.elapsed().as_secs_f64();
             (out.intersection_size, out.intersection_sum)
+        }
+        (ClientStep::SendSumToServer(req, out), ServerNext::AwaitServerSum(sstate)) => {
+            let t = Instant::now();
+            let Message::SumRequest(req) = wire(Message::SumRequest(req), &mut c2s)? else {
+                return Err(Failure("sum request did not round-trip".into()));
+            };
+            let (_, sout) = sstate.finish(req)?;
+            final_round = t.elapsed().as_secs_f64();
+            (out.intersection_size, sout.intersection_sum)
         }
         (ClientStep::SendShares(req, out), ServerNext::AwaitShares(sstate)) => {
             let t = Instant::now();

@@ -27,10 +27,18 @@ pub enum PsiCommand {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ModeArg {
+    /// The client learns which of its elements the server holds.
     Intersection,
+    /// The client learns how many.
     Cardinality,
+    /// The client learns the sum of the server's values over the intersection (a client
+    /// that cheats can learn one chosen combination of them instead, e.g. one value).
     Sum,
+    /// The intersection, with each matched value split into shares mod 2^64.
     Shares,
+    /// The server learns the sum of its values over the intersection, the client how many
+    /// (and the sum too with --reveal-sum). Safe against a cheating client.
+    ServerSum,
 }
 
 impl From<ModeArg> for Mode {
@@ -40,6 +48,7 @@ impl From<ModeArg> for Mode {
             ModeArg::Cardinality => Mode::Cardinality,
             ModeArg::Sum => Mode::Sum,
             ModeArg::Shares => Mode::Shares,
+            ModeArg::ServerSum => Mode::ServerSum,
         }
     }
 }
@@ -97,9 +106,15 @@ pub struct ServerSide {
     /// What the client learns.
     #[arg(long, value_enum)]
     mode: ModeArg,
-    /// Sum mode: refuse sums over fewer matches.
+    /// Sum and server-sum modes: refuse sums over fewer matches.
     #[arg(long, default_value_t = 0)]
     threshold: u64,
+    /// Server-sum mode: send the sum to the client too (if it is within what the count
+    /// allows). A client that cheats can then learn one combination of its matched values
+    /// of its choosing (e.g. one value) instead of the sum: reveal only to a client that
+    /// may learn that.
+    #[arg(long)]
+    reveal_sum: bool,
     /// How the server's set is sent.
     #[arg(long, value_enum, default_value = "compressed")]
     format: FormatArg,
@@ -128,6 +143,13 @@ impl ServerSide {
         )?;
         let mut config = server_config(mode, self.format, self.threshold, &common.label);
         config.max_client_elements = self.max_client_elements;
+        config.reveal_sum = self.reveal_sum;
+        if self.reveal_sum && mode != Mode::ServerSum {
+            return Err(Failure(
+                "--reveal-sum applies to --mode server-sum only".into(),
+            ));
+        }
+
         make_server(mode, config, set, key, self.key_bits)
     }
 }
@@ -273,13 +295,13 @@ fn make_server(
     key: Option<SecretKey>,
     key_bits: u32,
 ) -> Result<psi::Server, Failure> {
-    let needs = matches!(mode, Mode::Sum | Mode::Shares);
+    let needs = matches!(mode, Mode::Sum | Mode::Shares | Mode::ServerSum);
     if needs && set.values.is_none() {
         return Err(Failure(format!("{mode} mode needs --values-column")));
     }
     if !needs && set.values.is_some() {
         return Err(Failure(format!(
-            "--values-column is only used in sum and shares modes, not {mode}"
+            "--values-column is only used in sum, shares and server-sum modes, not {mode}"
         )));
     }
     let mut rng = shroud::rng::os_rng();
@@ -325,6 +347,10 @@ fn client_json(mode: Mode, out: &ClientOutput) -> Value {
             "intersection": out.intersection.as_ref().map(ids).unwrap_or_default(),
             "shares": out.shares.clone().unwrap_or_default(),
         }),
+        Mode::ServerSum => match out.intersection_sum {
+            Some(s) => json!({ "intersection_size": out.intersection_size, "intersection_sum": s }),
+            None => json!({ "intersection_size": out.intersection_size }),
+        },
     }
 }
 
@@ -356,6 +382,13 @@ fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
 fn serve(a: ServeArgs) -> Result<(), Failure> {
     let key = a.key.as_deref().map(crate::keys::load_secret).transpose()?;
     let server = a.server.build(&a.input, key, &a.common)?;
+    if Mode::from(a.server.mode) == Mode::Sum {
+        eprintln!(
+            "shroud: warning: in sum mode a client that cheats can learn, instead of the sum, \
+             one combination of the values of its matched elements (e.g. one value) per \
+             session; --mode server-sum keeps the sum with this server"
+        );
+    }
     let security = a.channel.security()?;
     let listener = TcpListener::bind(&a.listen)
         .map_err(|e| Failure(format!("cannot listen on {}: {e}", a.listen)))?;
@@ -386,14 +419,18 @@ fn serve(a: ServeArgs) -> Result<(), Failure> {
 
 fn print_server(out: &ServerOutput, json_out: bool) {
     if json_out {
-        println!(
-            "{}",
-            json!({ "intersection_size": out.intersection_size, "shares": out.shares })
-        );
+        let mut v = json!({ "intersection_size": out.intersection_size, "shares": out.shares });
+        if let Some(s) = out.intersection_sum {
+            v["intersection_sum"] = json!(s);
+        }
+        println!("{v}");
     } else {
         match out.intersection_size {
             Some(n) => println!("session done; the client reported an intersection of {n}"),
             None => println!("session done"),
+        }
+        if let Some(s) = out.intersection_sum {
+            println!("intersection sum: {s}");
         }
     }
 }
@@ -451,8 +488,18 @@ fn local(a: LocalArgs) -> Result<(), Failure> {
         let mut v = client_json(mode, &out);
         v["server_shares"] = json!(sout.shares);
         println!("{v}");
+    } else if mode == Mode::ServerSum && a.common.json {
+        let mut v = client_json(mode, &out);
+        v["server_intersection_sum"] = json!(sout.intersection_sum);
+        println!("{v}");
     } else {
         print_client(mode, &out, a.common.json);
+        if let Some(s) = sout
+            .intersection_sum
+            .filter(|_| out.intersection_sum.is_none())
+        {
+            println!("server's intersection sum: {s}");
+        }
     }
     Ok(())
 }
