@@ -249,6 +249,11 @@ pub struct ServerConfig {
     /// Most elements a client may send: the server refuses a larger request before
     /// reading it (32 bytes an element).
     pub max_client_elements: u64,
+    /// Sum, shares and server-sum modes: encrypt the values with the DJN short-exponent
+    /// mode ([`crate::paillier::DjnEncryptor`], about 2.5x faster than key-owner CRT
+    /// encryption at 2048 and 3072 bits) instead of key-owner CRT encryption. Off by
+    /// default: it adds the short-exponent assumption to Paillier's.
+    pub djn: bool,
 }
 
 impl ServerConfig {
@@ -262,6 +267,7 @@ impl ServerConfig {
             threshold: 0,
             reveal_sum: false,
             max_client_elements: 1 << 20,
+            djn: false,
         }
     }
 

@@ -507,3 +507,40 @@ fn separate_processes_over_loopback() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The server's values under DJN short exponents (`ServerConfig::djn`) give the same sums
+/// as key-owner CRT encryption, in the client-sum and the server-sum modes.
+#[test]
+fn djn_encrypted_values_give_the_same_sums() {
+    let server = ids("p", 0..40);
+    let client: Vec<Vec<u8>> = ids("p", 10..25).into_iter().chain(ids("q", 0..5)).collect();
+    let values: Vec<u64> = (0..40).map(|i| 1_000 + 37 * i).collect();
+    let want: u64 = values[10..25].iter().sum();
+    for (mode, reveal) in [(Mode::Sum, false), (Mode::ServerSum, true)] {
+        let mut config = ServerConfig::new(mode);
+        config.djn = true;
+        config.reveal_sum = reveal;
+        let mut rng = shroud::rng::seeded(41);
+        let srv = Server::new(
+            config,
+            server.clone(),
+            Some(values.clone()),
+            Some(owned_key()),
+            &mut rng,
+        )
+        .unwrap();
+        let mut cconfig = ClientConfig::new(mode);
+        cconfig.min_paillier_bits = 1024;
+        let cli = Client::new(cconfig, client.clone()).unwrap();
+        let (mut a, mut b) = MemoryTransport::pair();
+        let h =
+            std::thread::spawn(move || psi::run_server(&mut a, srv, &mut shroud::rng::seeded(42)));
+        let c = psi::run_client(&mut b, cli, &mut shroud::rng::seeded(43)).unwrap();
+        drop(b);
+        let s = h.join().unwrap().unwrap();
+        assert_eq!(c.intersection_sum, Some(u128::from(want)), "{mode}: client");
+        if mode == Mode::ServerSum {
+            assert_eq!(s.intersection_sum, Some(u128::from(want)), "{mode}: server");
+        }
+    }
+}

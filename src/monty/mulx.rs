@@ -17,6 +17,80 @@ use core::arch::asm;
 
 use super::kernel::{Rows, addmul_carry};
 
+/// One limb at byte offset `$o`: t[o] += lo(x v[o]) on the carry flag and += the pending
+/// high word `{h}` on the overflow flag; this limb's high word goes to `{g}`.
+macro_rules! even {
+    ($o:literal) => {
+        concat!(
+            "mov {a}, [{tp} + ",
+            $o,
+            "]\n",
+            "mulx {g}, {lo}, [{vp} + ",
+            $o,
+            "]\n",
+            "adcx {a}, {lo}\n",
+            "adox {a}, {h}\n",
+            "mov [{tp} + ",
+            $o,
+            "], {a}\n"
+        )
+    };
+}
+
+/// As [`even!`] with the roles of `{g}` and `{h}` swapped.
+macro_rules! odd {
+    ($o:literal) => {
+        concat!(
+            "mov {a}, [{tp} + ",
+            $o,
+            "]\n",
+            "mulx {h}, {lo}, [{vp} + ",
+            $o,
+            "]\n",
+            "adcx {a}, {lo}\n",
+            "adox {a}, {g}\n",
+            "mov [{tp} + ",
+            $o,
+            "], {a}\n"
+        )
+    };
+}
+
+/// `t += x v + carry` for a short slice (1 to 7 limbs, one step per limb), returning the
+/// carry-out word, which the last step left in register `$out` (`"g"` after an odd number
+/// of steps, `"h"` after an even one).
+macro_rules! tail {
+    ($t:expr, $v:expr, $x:expr, $carry:expr, $out:literal; $($step:expr),+) => {{
+        let tp = $t.as_mut_ptr();
+        let vp = $v.as_ptr();
+        let mut h: u64 = $carry;
+        let mut g: u64 = 0;
+        // SAFETY: as for the main loop: the steps touch t[0..k] and v[0..k] for k =
+        // `t.len()` = `v.len()` (the match arm is chosen by that length), the slices do not
+        // overlap, every written register is declared, and the pending word plus both flags
+        // fits in 64 bits, so the final fold cannot carry out.
+        unsafe {
+            asm!(
+                "xor {z:e}, {z:e}",
+                $($step,)+
+                concat!("adcx {", $out, "}, {z}"),
+                concat!("adox {", $out, "}, {z}"),
+                tp = in(reg) tp,
+                vp = in(reg) vp,
+                h = inout(reg) h,
+                g = inout(reg) g,
+                in("rdx") $x,
+                a = out(reg) _,
+                lo = out(reg) _,
+                z = out(reg) _,
+                options(nostack),
+            );
+        }
+        // A constant choice of register (the step count is public).
+        if $out == "g" { g } else { h }
+    }};
+}
+
 /// The MULX/ADCX/ADOX backend. Construct only after the CPU features were detected.
 pub(crate) struct Mulx;
 
@@ -49,46 +123,14 @@ impl Rows for Mulx {
                 asm!(
                     "2:",
                     "xor {z:e}, {z:e}",
-                    "mov {a}, [{tp}]",
-                    "mulx {g}, {lo}, [{vp}]",
-                    "adcx {a}, {lo}",
-                    "adox {a}, {h}",
-                    "mov [{tp}], {a}",
-                    "mov {a}, [{tp} + 8]",
-                    "mulx {h}, {lo}, [{vp} + 8]",
-                    "adcx {a}, {lo}",
-                    "adox {a}, {g}",
-                    "mov [{tp} + 8], {a}",
-                    "mov {a}, [{tp} + 16]",
-                    "mulx {g}, {lo}, [{vp} + 16]",
-                    "adcx {a}, {lo}",
-                    "adox {a}, {h}",
-                    "mov [{tp} + 16], {a}",
-                    "mov {a}, [{tp} + 24]",
-                    "mulx {h}, {lo}, [{vp} + 24]",
-                    "adcx {a}, {lo}",
-                    "adox {a}, {g}",
-                    "mov [{tp} + 24], {a}",
-                    "mov {a}, [{tp} + 32]",
-                    "mulx {g}, {lo}, [{vp} + 32]",
-                    "adcx {a}, {lo}",
-                    "adox {a}, {h}",
-                    "mov [{tp} + 32], {a}",
-                    "mov {a}, [{tp} + 40]",
-                    "mulx {h}, {lo}, [{vp} + 40]",
-                    "adcx {a}, {lo}",
-                    "adox {a}, {g}",
-                    "mov [{tp} + 40], {a}",
-                    "mov {a}, [{tp} + 48]",
-                    "mulx {g}, {lo}, [{vp} + 48]",
-                    "adcx {a}, {lo}",
-                    "adox {a}, {h}",
-                    "mov [{tp} + 48], {a}",
-                    "mov {a}, [{tp} + 56]",
-                    "mulx {h}, {lo}, [{vp} + 56]",
-                    "adcx {a}, {lo}",
-                    "adox {a}, {g}",
-                    "mov [{tp} + 56], {a}",
+                    even!("0"),
+                    odd!("8"),
+                    even!("16"),
+                    odd!("24"),
+                    even!("32"),
+                    odd!("40"),
+                    even!("48"),
+                    odd!("56"),
                     // Fold both chains into the pending high word.
                     "adcx {h}, {z}",
                     "adox {h}, {z}",
@@ -111,7 +153,25 @@ impl Rows for Mulx {
             let _ = (tp, vp, n);
         }
         let done = chunks * CHUNK;
-        addmul_carry(&mut t[done..], &v[done..], x, carry)
+        let (t, v) = (&mut t[done..], &v[done..]);
+        // The last `len % 8` limbs, unrolled for each count (a public length).
+        match t.len() {
+            0 => carry,
+            1 => tail!(t, v, x, carry, "g"; even!("0")),
+            2 => tail!(t, v, x, carry, "h"; even!("0"), odd!("8")),
+            3 => tail!(t, v, x, carry, "g"; even!("0"), odd!("8"), even!("16")),
+            4 => tail!(t, v, x, carry, "h"; even!("0"), odd!("8"), even!("16"), odd!("24")),
+            5 => {
+                tail!(t, v, x, carry, "g"; even!("0"), odd!("8"), even!("16"), odd!("24"), even!("32"))
+            }
+            6 => {
+                tail!(t, v, x, carry, "h"; even!("0"), odd!("8"), even!("16"), odd!("24"), even!("32"), odd!("40"))
+            }
+            7 => {
+                tail!(t, v, x, carry, "g"; even!("0"), odd!("8"), even!("16"), odd!("24"), even!("32"), odd!("40"), even!("48"))
+            }
+            _ => addmul_carry(t, v, x, carry),
+        }
     }
 }
 

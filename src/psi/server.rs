@@ -170,7 +170,11 @@ impl Server {
                 let pk = sk.public_key();
                 let ms: Vec<Plaintext> =
                     values.iter().map(|&v| Plaintext::from_u64(pk, v)).collect();
-                sk.encrypt_batch(&ms, rng)?
+                if config.djn {
+                    encrypt_djn(pk, &ms, rng)?
+                } else {
+                    sk.encrypt_batch(&ms, rng)?
+                }
             }
             (true, _, _) => {
                 return Err(PsiError::InvalidInput(format!(
@@ -514,4 +518,20 @@ fn shuffle<T, R: CryptoRng + ?Sized>(v: &mut [T], rng: &mut R) {
         };
         v.swap(i, j);
     }
+}
+
+/// The values under the DJN short-exponent mode, on all cores: the exponents are drawn
+/// here from `rng`, the encryptions run in parallel. Constant time in the values.
+fn encrypt_djn<R: CryptoRng + ?Sized>(
+    pk: &crate::paillier::PublicKey,
+    ms: &[Plaintext],
+    rng: &mut R,
+) -> Result<Vec<Ciphertext>, PsiError> {
+    let djn = crate::paillier::DjnEncryptor::new(pk, rng);
+    let exps: Vec<_> = ms.iter().map(|_| djn.random_exponent(rng)).collect();
+    ms.par_iter()
+        .zip(exps.par_iter())
+        .map(|(m, a)| djn.encrypt_with_exponent(m, a))
+        .collect::<crate::Result<Vec<_>>>()
+        .map_err(PsiError::from)
 }

@@ -30,6 +30,10 @@ pub struct PsiArgs {
     /// Paillier key size for sum and shares modes.
     #[arg(long, default_value_t = 3072)]
     paillier_bits: u32,
+    /// Sum, shares and server-sum modes: the server encrypts its values with DJN short
+    /// exponents instead of key-owner CRT encryption.
+    #[arg(long)]
+    djn: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -105,6 +109,7 @@ fn bench(a: &PsiArgs) -> Result<(), Failure> {
         None
     };
     let mut config = ServerConfig::new(mode);
+    config.djn = a.djn;
     config.format = match a.format {
         FormatArg::Raw => SetFormat::Raw,
         FormatArg::Compressed => SetFormat::Compressed,

@@ -124,6 +124,10 @@ pub struct ServerSide {
     /// Largest client set accepted (the request is refused before it is read).
     #[arg(long, default_value_t = 1 << 20)]
     max_client_elements: u64,
+    /// Sum, shares and server-sum modes: encrypt the values with DJN short exponents
+    /// (faster set-up; adds the short-exponent assumption to Paillier's).
+    #[arg(long)]
+    djn: bool,
 }
 
 impl ServerSide {
@@ -144,6 +148,12 @@ impl ServerSide {
         let mut config = server_config(mode, self.format, self.threshold, &common.label);
         config.max_client_elements = self.max_client_elements;
         config.reveal_sum = self.reveal_sum;
+        config.djn = self.djn;
+        if self.djn && !matches!(mode, Mode::Sum | Mode::Shares | Mode::ServerSum) {
+            return Err(Failure(
+                "--djn applies to the sum, shares and server-sum modes only".into(),
+            ));
+        }
         if self.reveal_sum && mode != Mode::ServerSum {
             return Err(Failure(
                 "--reveal-sum applies to --mode server-sum only".into(),
